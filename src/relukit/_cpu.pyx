@@ -1,0 +1,34 @@
+"""CPU facts, compiled without any -m flag so that it imports on every x86-64 (or other) CPU.
+
+It answers which SIMD levels this CPU runs before any kernel module is imported: importing an
+AVX-512 build on an older CPU would end the process with SIGILL."""
+
+cdef extern from *:
+    """
+    static int relukit_cpu_level(void) {
+    #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("x86-64-v4")) return 2;
+        if (__builtin_cpu_supports("x86-64-v3")) return 1;
+    #elif defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+        __builtin_cpu_init();
+        int v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
+              && __builtin_cpu_supports("f16c") && __builtin_cpu_supports("bmi")
+              && __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("movbe");
+        int v4 = v3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+              && __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq")
+              && __builtin_cpu_supports("avx512vl");
+        if (v4) return 2;
+        if (v3) return 1;
+    #endif
+        return 0;
+    }
+    """
+    int relukit_cpu_level() nogil
+
+LEVELS = ("baseline", "avx2", "avx512")
+
+
+def supported_levels():
+    """The SIMD levels this CPU can run, lowest first (whether or not they were built)."""
+    return LEVELS[: relukit_cpu_level() + 1]

@@ -1,0 +1,206 @@
+# The one ufunc inner loop every relukit ufunc uses (included by _kernels.pyx.tp).
+#
+# NumPy calls `ufunc_loop` with the LoopSpec of the (ufunc, dtype) pair as its `data` pointer. The
+# loop picks a path from the steps and hands the work, split in chunks over OpenMP threads above a
+# size threshold, to a kernel:
+#   contiguous      every operand contiguous              -> spec.contiguous (generated, vectorised)
+#   scalar params   data contiguous, parameters step 0    -> spec.scalar_params (generated)
+#   blocked         anything else, and every float16 call -> gather blocks into stack buffers,
+#                                                            run spec.contiguous, scatter back
+# so an op is written once, as a scalar function, and only its two contiguous kernels are generated.
+
+from cython.parallel cimport prange
+from libc.string cimport memcpy
+cimport numpy as cnp
+from numpy cimport npy_intp
+
+cdef extern from "_rk.h" nogil:
+    ctypedef unsigned int rk_fpstate
+    rk_fpstate rk_fp_save()
+    void rk_fp_restore(rk_fpstate)
+    int rk_omp_max_threads()
+    const int rk_openmp_version
+    void rk_load_half(const char* src, npy_intp step, float* dst, npy_intp n)
+    void rk_store_half(const float* src, char* dst, npy_intp step, npy_intp n)
+    void rk_load_float(const char* src, npy_intp step, float* dst, npy_intp n)
+    void rk_store_float(const float* src, char* dst, npy_intp step, npy_intp n)
+    void rk_load_double(const char* src, npy_intp step, double* dst, npy_intp n)
+    void rk_store_double(const double* src, char* dst, npy_intp step, npy_intp n)
+
+cdef enum:
+    MAX_ARGS = 8         # inputs + the output
+    BLOCK = 256          # elements per gather block: all buffers of one block stay in L1
+    CHUNK_ALIGN = 64     # chunk starts are multiples of this many elements (full cache lines)
+
+cdef enum Storage:
+    STORE_HALF
+    STORE_FLOAT
+    STORE_DOUBLE
+
+ctypedef void (*kernel_fn)(char** args, npy_intp n) noexcept nogil
+
+cdef struct LoopSpec:
+    kernel_fn contiguous       # every operand contiguous
+    kernel_fn scalar_params    # data contiguous, every parameter a single value (NULL: no params)
+    int nin                    # inputs; the output is args[nin]
+    int ndata                  # leading inputs that are data; the rest are parameters
+    int work                   # row of `thresholds` (how much arithmetic per element)
+    Storage storage            # element type in memory; float16 is computed in float32
+
+# ---- threads ------------------------------------------------------------------------------------
+# relukit's own limit is process-global: libgomp's omp_set_num_threads only reaches the calling
+# thread. The effective count is read on every call, so OMP_NUM_THREADS and threadpoolctl (which set
+# the calling thread's OpenMP value) take effect too.
+cdef int thread_limit = 1 << 30
+cdef npy_intp thresholds[WORK_CLASSES]
+
+cdef inline int effective_threads() noexcept nogil:
+    cdef int n = rk_omp_max_threads()
+    return n if n < thread_limit else thread_limit
+
+cdef inline int threads_for(npy_intp n, int work) noexcept nogil:
+    if n < thresholds[work]:
+        return 1
+    cdef int nt = effective_threads()
+    cdef npy_intp most = n // CHUNK_ALIGN       # never a chunk shorter than CHUNK_ALIGN
+    return <int>most if most < nt else nt
+
+# ---- kernels over one piece ---------------------------------------------------------------------
+cdef inline npy_intp itemsize(Storage storage) noexcept nogil:
+    return 2 if storage == STORE_HALF else (4 if storage == STORE_FLOAT else 8)
+
+cdef void run_blocked(const LoopSpec* spec, char** args, const npy_intp* steps,
+                      npy_intp n) noexcept nogil:
+    """Gather each operand into a contiguous buffer, run the contiguous kernel, scatter the output.
+
+    Handles every stride (negative, 0, any multiple) and float16; each block reads its inputs
+    before it writes its output, so an output that is exactly an input stays correct."""
+    cdef double buffers[MAX_ARGS][BLOCK]        # double-sized so float64 fits; aligned by type
+    cdef char* bufs[MAX_ARGS]
+    cdef npy_intp start = 0, m, k
+    cdef int nin = spec.nin
+    for k in range(nin + 1):
+        bufs[k] = <char*>buffers[k]
+    while start < n:
+        m = n - start if n - start < BLOCK else BLOCK
+        for k in range(nin):
+            if spec.storage == STORE_HALF:
+                rk_load_half(args[k] + start * steps[k], steps[k], <float*>bufs[k], m)
+            elif spec.storage == STORE_FLOAT:
+                rk_load_float(args[k] + start * steps[k], steps[k], <float*>bufs[k], m)
+            else:
+                rk_load_double(args[k] + start * steps[k], steps[k], <double*>bufs[k], m)
+        spec.contiguous(bufs, m)
+        if spec.storage == STORE_HALF:
+            rk_store_half(<float*>bufs[nin], args[nin] + start * steps[nin], steps[nin], m)
+        elif spec.storage == STORE_FLOAT:
+            rk_store_float(<float*>bufs[nin], args[nin] + start * steps[nin], steps[nin], m)
+        else:
+            rk_store_double(<double*>bufs[nin], args[nin] + start * steps[nin], steps[nin], m)
+        start += m
+
+cdef enum Path:
+    CONTIGUOUS
+    SCALAR_PARAMS
+    BLOCKED
+
+cdef inline void run_piece(const LoopSpec* spec, Path path, char** args, const npy_intp* steps,
+                           npy_intp start, npy_intp n) noexcept nogil:
+    cdef char* piece[MAX_ARGS]
+    cdef int k
+    for k in range(spec.nin + 1):
+        piece[k] = args[k] + start * steps[k]
+    if path == CONTIGUOUS:
+        spec.contiguous(piece, n)
+    elif path == SCALAR_PARAMS:
+        spec.scalar_params(piece, n)
+    else:
+        run_blocked(spec, piece, steps, n)
+
+cdef Path choose_path(const LoopSpec* spec, const npy_intp* steps) noexcept nogil:
+    if spec.storage == STORE_HALF:
+        return BLOCKED
+    cdef npy_intp size = itemsize(spec.storage)
+    cdef int k
+    if steps[spec.nin] != size:
+        return BLOCKED
+    for k in range(spec.ndata):
+        if steps[k] != size:
+            return BLOCKED
+    cdef bint all_contiguous = True, all_scalar = True
+    for k in range(spec.ndata, spec.nin):
+        all_contiguous = all_contiguous and steps[k] == size
+        all_scalar = all_scalar and steps[k] == 0
+    if all_contiguous:
+        return CONTIGUOUS
+    if all_scalar and spec.scalar_params != NULL:
+        return SCALAR_PARAMS
+    return BLOCKED
+
+# ---- the ufunc loop -----------------------------------------------------------------------------
+cdef void ufunc_loop(char** args, const npy_intp* dims, const npy_intp* steps,
+                     void* data) noexcept nogil:
+    cdef const LoopSpec* spec = <const LoopSpec*>data
+    cdef npy_intp n = dims[0], chunk, nchunks, c
+    cdef Path path = choose_path(spec, steps)
+    cdef rk_fpstate fpstate = rk_fp_save()
+    cdef int nt = threads_for(n, spec.work)
+    if nt <= 1:
+        # no parallel region at all: after fork() a GNU OpenMP region in the child would hang
+        run_piece(spec, path, args, steps, 0, n)
+    else:
+        chunk = (n + nt - 1) // nt
+        chunk = (chunk + CHUNK_ALIGN - 1) // CHUNK_ALIGN * CHUNK_ALIGN
+        nchunks = (n + chunk - 1) // chunk
+        for c in prange(nchunks, num_threads=nt, schedule='static'):
+            run_piece(spec, path, args, steps, c * chunk, min(chunk, n - c * chunk))
+    rk_fp_restore(fpstate)
+
+# ---- building ufuncs ----------------------------------------------------------------------------
+cdef enum:
+    NDTYPES = 3          # float16, float32, float64: in that order, so float16 stays float16
+
+cdef char DTYPE_CODES[NDTYPES]
+DTYPE_CODES[0] = cnp.NPY_FLOAT16
+DTYPE_CODES[1] = cnp.NPY_FLOAT
+DTYPE_CODES[2] = cnp.NPY_DOUBLE
+
+cdef object make_ufunc(LoopSpec* specs, cnp.PyUFuncGenericFunction* funcs, void** data,
+                       char* types, str name):
+    """A ufunc with one loop per dtype; every array argument lives as long as the module."""
+    cdef int d, k, nargs = specs[0].nin + 1
+    for d in range(NDTYPES):
+        funcs[d] = <cnp.PyUFuncGenericFunction>ufunc_loop
+        data[d] = &specs[d]
+        for k in range(nargs):
+            types[d * nargs + k] = DTYPE_CODES[d]
+    encoded = name.encode()
+    _keep_alive.append(encoded)     # NumPy keeps the name pointer, not a copy
+    ufunc = cnp.PyUFunc_FromFuncAndData(funcs, data, types, NDTYPES, specs[0].nin, 1,
+                                        cnp.PyUFunc_None, encoded, NULL, 0)
+    ufunc.__module__ = "relukit"    # pickles name relukit, never a CPU-specific module
+    return ufunc
+
+_keep_alive = []
+
+# ---- Python-level controls ----------------------------------------------------------------------
+def set_thread_limit(int n):
+    global thread_limit
+    if n < 1:
+        raise ValueError(f"the number of threads must be at least 1, got {n}")
+    thread_limit = n
+
+def get_thread_limit():
+    return thread_limit
+
+def get_num_threads():
+    return effective_threads()
+
+def get_thresholds():
+    return {name: thresholds[i] for i, name in enumerate(WORK_CLASS_NAMES)}
+
+def set_threshold(str work, npy_intp n):
+    thresholds[WORK_CLASS_NAMES.index(work)] = n
+
+def openmp_version():
+    return rk_openmp_version

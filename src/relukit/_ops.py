@@ -1,0 +1,50 @@
+"""The op table: every ufunc relukit builds, read by ``tools/tempita.py`` at build time.
+
+An activation is one ``activation(...)`` row here plus its scalar functions in ``_scalar.pxd``
+(``<name>_forward``, ``<name>_backward`` and, when ``from_output``, ``<name>_backward_from_output``,
+each ``cdef inline`` over the fused type ``real``). The template turns each ufunc into two
+vectorisable contiguous kernels per dtype; everything else (strides, float16, threads, the NumPy
+table) is the shared loop in ``_loops.pxi``.
+"""
+
+from typing import NamedTuple
+
+# How much arithmetic an element costs decides when threads pay (thresholds measured on the
+# development machine, 2 cores; see DESIGN section 5 and the README's "Threads").
+WORK_CLASSES = {
+    "memory": 1 << 18,   # piecewise-linear ops: a few instructions per element, memory-bound
+    "compute": 1 << 14,  # transcendental ops
+}
+
+
+class Ufunc(NamedTuple):
+    name: str            # the ufunc's __name__ (and the public name when it has no parameters)
+    scalar: str          # cdef inline function in _scalar.pxd computing one element
+    data: tuple          # array operands, contiguous in the fast path
+    params: tuple        # trailing operands, usually one value (broadcast), else per element
+    work: str            # key of WORK_CLASSES
+
+
+def activation(name, params=(), from_output=True, work="memory", backward_from_output=None):
+    """The forward, backward and (when the maths allows) backward-from-output ufuncs of one op.
+
+    Ops with parameters get ``_ufunc`` appended to the ufunc names: the public names are the
+    Python wrappers that supply the parameters' defaults (see ``_api.py``).
+    """
+    suffix = "_ufunc" if params else ""
+    ufuncs = [
+        Ufunc(f"{name}{suffix}", f"{name}_forward", ("x",), params, work),
+        Ufunc(f"{name}_backward{suffix}", f"{name}_backward", ("g", "x"), params, work),
+    ]
+    if from_output:
+        scalar = backward_from_output or f"{name}_backward_from_output"
+        ufuncs.append(Ufunc(f"{name}_backward_from_output{suffix}", scalar, ("g", "y"), params, work))
+    return ufuncs
+
+
+UFUNCS = [
+    # 1[y > 0] is 1[x > 0]: the from-output gradient is the same function of y.
+    *activation("relu", backward_from_output="relu_backward"),
+    # for slope >= 0, y > 0 exactly when x > 0 (the wrapper refuses a negative slope)
+    *activation("leaky_relu", params=("negative_slope",), backward_from_output="leaky_relu_backward"),
+]

@@ -1,0 +1,132 @@
+/* Small C pieces the Cython kernels need and Cython cannot say: the FP status register, OpenMP
+ * facts that must also compile without OpenMP, and float16 conversion of whole blocks. */
+#ifndef RELUKIT_RK_H
+#define RELUKIT_RK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* ---- floating-point status ------------------------------------------------------------------
+ * Vectorised compares are signalling: a NaN input raises FE_INVALID although the result is the
+ * correct NaN, and NumPy would turn that into a RuntimeWarning. The kernels never report FP
+ * exceptions of their own, so a loop call saves the status flags on entry and puts them back on
+ * exit; flags that NumPy's casts set before the call survive. Flags live per thread, so only the
+ * calling thread (which also runs one OpenMP chunk) needs it. On x86-64 the SSE status is MXCSR. */
+#if defined(__SSE2__) || defined(_M_X64)
+#include <immintrin.h>
+typedef unsigned int rk_fpstate;
+static inline rk_fpstate rk_fp_save(void) { return _mm_getcsr(); }
+static inline void rk_fp_restore(rk_fpstate saved) {
+    /* the low six bits are the sticky exception flags */
+    _mm_setcsr((_mm_getcsr() & ~0x3Fu) | (saved & 0x3Fu));
+}
+#else
+#include <fenv.h>
+typedef fexcept_t rk_fpstate;
+static inline rk_fpstate rk_fp_save(void) {
+    fexcept_t f; fegetexceptflag(&f, FE_ALL_EXCEPT); return f;
+}
+static inline void rk_fp_restore(rk_fpstate saved) { fesetexceptflag(&saved, FE_ALL_EXCEPT); }
+#endif
+
+/* ---- OpenMP ---------------------------------------------------------------------------------- */
+#ifdef _OPENMP
+#include <omp.h>
+static inline int rk_omp_max_threads(void) { return omp_get_max_threads(); }
+static const int rk_openmp_version = _OPENMP;
+#else
+static inline int rk_omp_max_threads(void) { return 1; }
+static const int rk_openmp_version = 0;
+#endif
+
+/* ---- float16 ---------------------------------------------------------------------------------
+ * float16 loops compute in float32 and round once. Conversion goes through F16C where the target
+ * has it (gcc 12 does not vectorise _Float16 casts itself), else the compiler's _Float16, else
+ * bit manipulation. All three round to nearest even, so every SIMD level gives the same bits. */
+typedef uint16_t rk_half;
+
+static inline float rk_half_to_float_bits(rk_half h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1Fu, man = h & 0x3FFu, f;
+    if (exp == 0x1F) {
+        f = sign | 0x7F800000u | (man << 13) | (man ? 0x400000u : 0);  /* inf, quiet NaN */
+    } else if (exp) {
+        f = sign | ((exp + 112u) << 23) | (man << 13);
+    } else if (man) {                                                    /* subnormal */
+        int e = -1;
+        do { man <<= 1; e++; } while (!(man & 0x400u));
+        f = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3FFu) << 13);
+    } else {
+        f = sign;
+    }
+    float out;
+    memcpy(&out, &f, 4);
+    return out;
+}
+
+static inline rk_half rk_float_to_half_bits(float value) {
+    uint32_t f;
+    memcpy(&f, &value, 4);
+    uint32_t sign = (f >> 16) & 0x8000u, absf = f & 0x7FFFFFFFu;
+    if (absf >= 0x7F800000u)                                   /* inf or NaN (kept quiet) */
+        return (rk_half)(sign | 0x7C00u | (absf > 0x7F800000u ? 0x200u | ((absf >> 13) & 0x3FFu) : 0));
+    if (absf >= 0x477FF000u) return (rk_half)(sign | 0x7C00u); /* rounds to inf */
+    if (absf < 0x38800000u) {                                  /* half subnormal or zero */
+        if (absf < 0x33000000u) return (rk_half)sign;          /* below half the smallest */
+        uint32_t e = absf >> 23, man = (absf & 0x7FFFFFu) | 0x800000u;
+        uint32_t shift = 126u - e;                             /* 14..24 */
+        uint32_t half = man >> shift, rem = man & ((1u << shift) - 1u), mid = 1u << (shift - 1u);
+        if (rem > mid || (rem == mid && (half & 1u))) half++;
+        return (rk_half)(sign | half);
+    }
+    uint32_t h = ((absf >> 13) - (112u << 10)), rem = absf & 0x1FFFu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) h++;   /* may carry into the exponent */
+    return (rk_half)(sign | h);
+}
+
+#if defined(__F16C__)
+static inline float rk_half_to_float(rk_half h) { return _cvtsh_ss(h); }
+static inline rk_half rk_float_to_half(float f) { return (rk_half)_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT); }
+#elif defined(__FLT16_MAX__)
+static inline float rk_half_to_float(rk_half h) { _Float16 v; memcpy(&v, &h, 2); return (float)v; }
+static inline rk_half rk_float_to_half(float f) { _Float16 v = (_Float16)f; rk_half h; memcpy(&h, &v, 2); return h; }
+#else
+#define rk_half_to_float rk_half_to_float_bits
+#define rk_float_to_half rk_float_to_half_bits
+#endif
+
+/* Strided element pointers: step is in bytes, may be 0 (broadcast) or negative. */
+static inline void rk_load_half(const char *src, ptrdiff_t step, float *dst, ptrdiff_t n) {
+    ptrdiff_t i = 0;
+#if defined(__F16C__)
+    if (step == 2)
+        for (; i + 8 <= n; i += 8)
+            _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + 2 * i))));
+#endif
+    for (; i < n; i++) { rk_half h; memcpy(&h, src + i * step, 2); dst[i] = rk_half_to_float(h); }
+}
+
+static inline void rk_store_half(const float *src, char *dst, ptrdiff_t step, ptrdiff_t n) {
+    ptrdiff_t i = 0;
+#if defined(__F16C__)
+    if (step == 2)
+        for (; i + 8 <= n; i += 8)
+            _mm_storeu_si128((__m128i *)(dst + 2 * i),
+                             _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+#endif
+    for (; i < n; i++) { rk_half h = rk_float_to_half(src[i]); memcpy(dst + i * step, &h, 2); }
+}
+
+/* Gather / scatter of float32 and float64 elements at any byte step into contiguous buffers. */
+#define RK_GATHER(name, type)                                                                    \
+    static inline void rk_load_##name(const char *src, ptrdiff_t step, type *dst, ptrdiff_t n) { \
+        for (ptrdiff_t i = 0; i < n; i++) memcpy(dst + i, src + i * step, sizeof(type));         \
+    }                                                                                            \
+    static inline void rk_store_##name(const type *src, char *dst, ptrdiff_t step, ptrdiff_t n) {\
+        for (ptrdiff_t i = 0; i < n; i++) memcpy(dst + i * step, src + i, sizeof(type));         \
+    }
+RK_GATHER(float, float)
+RK_GATHER(double, double)
+#undef RK_GATHER
+
+#endif
