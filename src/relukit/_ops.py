@@ -9,11 +9,13 @@ table) is the shared loop in ``_loops.pxi``.
 
 from typing import NamedTuple
 
-# How much arithmetic an element costs decides when threads pay (thresholds measured on the
-# development machine, 2 cores; see DESIGN section 5 and the README's "Threads").
+# How much arithmetic an element costs decides from which size threads pay; measured with
+# tools/measure_threads.py on the 2-core development machine (idle; 1 vs 2 threads interleaved):
+#   memory: relu/relu_backward float32 and float64, out= and in place. At 2**16 elements 2 threads
+#   were 0.97-2.1x of 1 (float32 in place lost), at 2**17 1.25-2.1x, above that 1.5-2.1x.
+# A new class (e.g. transcendental ops) gets its own row, measured the same way.
 WORK_CLASSES = {
-    "memory": 1 << 18,   # piecewise-linear ops: a few instructions per element, memory-bound
-    "compute": 1 << 14,  # transcendental ops
+    "memory": 1 << 17,
 }
 
 

@@ -1,0 +1,63 @@
+"""Measure where 2 threads beat 1, per op class: the data behind _ops.WORK_CLASSES.
+
+Forces the threshold to 0, then times each size with 1 and N threads interleaved (medians of
+many samples). Run on an otherwise idle machine: a busy core stalls every fork/join.
+    python tools/measure_threads.py [--threads 2] [--repeats 31]
+"""
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+import relukit
+from relukit._dispatch import kernels
+
+
+def median_time(fn, repeats, calls):
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        samples.append((time.perf_counter() - t0) / calls)
+    return statistics.median(samples)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=31)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    saved = kernels.get_thresholds()
+    for work in saved:
+        kernels.set_threshold(work, 0)
+    cases = {
+        "relu f32 out=": lambda x, g, o: relukit.relu(x, out=o),
+        "relu f32 in place": lambda x, g, o: relukit.relu(o, out=o),
+        "relu_backward f32 out=": lambda x, g, o: relukit.relu_backward(g, x, out=o),
+        "relu f64 out=": lambda x, g, o: relukit.relu(x, out=o),
+    }
+    print(f"{'case':<24} {'n':>9} {'1 thread':>10} {args.threads} threads  speed-up")
+    for name, fn in cases.items():
+        dtype = np.float64 if "f64" in name else np.float32
+        for exp in range(12, 24):
+            n = 1 << exp
+            x = rng.standard_normal(n).astype(dtype)
+            g, o = rng.standard_normal(n).astype(dtype), x.copy()
+            calls = max(1, (1 << 22) // n)
+            times = {1: [], args.threads: []}
+            for _ in range(args.repeats):
+                for nt in times:
+                    with relukit.threads(nt):
+                        times[nt].append(median_time(lambda: fn(x, g, o), 1, calls))
+            t1, tn = statistics.median(times[1]), statistics.median(times[args.threads])
+            print(f"{name:<24} {n:>9} {t1 * 1e6:9.1f}us {tn * 1e6:9.1f}us  {t1 / tn:6.2f}", flush=True)
+    for work, n in saved.items():
+        kernels.set_threshold(work, n)
+
+
+if __name__ == "__main__":
+    main()
