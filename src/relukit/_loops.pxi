@@ -69,6 +69,24 @@ cdef inline int threads_for(npy_intp n, int work) noexcept nogil:
 cdef inline npy_intp itemsize(Storage storage) noexcept nogil:
     return 2 if storage == STORE_HALF else (4 if storage == STORE_FLOAT else 8)
 
+cdef inline void load(Storage storage, const char* src, npy_intp step, char* dst,
+                      npy_intp n) noexcept nogil:
+    if storage == STORE_HALF:
+        rk_load_half(src, step, <float*>dst, n)
+    elif storage == STORE_FLOAT:
+        rk_load_float(src, step, <float*>dst, n)
+    else:
+        rk_load_double(src, step, <double*>dst, n)
+
+cdef inline void store(Storage storage, const char* src, char* dst, npy_intp step,
+                       npy_intp n) noexcept nogil:
+    if storage == STORE_HALF:
+        rk_store_half(<const float*>src, dst, step, n)
+    elif storage == STORE_FLOAT:
+        rk_store_float(<const float*>src, dst, step, n)
+    else:
+        rk_store_double(<const double*>src, dst, step, n)
+
 cdef void run_blocked(const LoopSpec* spec, char** args, const npy_intp* steps,
                       npy_intp n) noexcept nogil:
     """Gather each operand into a contiguous buffer, run the contiguous kernel, scatter the output.
@@ -77,26 +95,26 @@ cdef void run_blocked(const LoopSpec* spec, char** args, const npy_intp* steps,
     before it writes its output, so an output that is exactly an input stays correct."""
     cdef double buffers[MAX_ARGS][BLOCK]        # double-sized so float64 fits; aligned by type
     cdef char* bufs[MAX_ARGS]
-    cdef npy_intp start = 0, m, k
-    cdef int nin = spec.nin
+    cdef npy_intp start = 0, m, i
+    cdef int k, nin = spec.nin
     for k in range(nin + 1):
         bufs[k] = <char*>buffers[k]
+    # a step-0 operand (a scalar, or broadcast along this loop) is converted once, not per block
+    for k in range(nin):
+        if steps[k] == 0:
+            load(spec.storage, args[k], 0, bufs[k], 1)
+            for i in range(1, BLOCK):
+                if spec.storage == STORE_DOUBLE:
+                    (<double*>bufs[k])[i] = (<double*>bufs[k])[0]
+                else:
+                    (<float*>bufs[k])[i] = (<float*>bufs[k])[0]
     while start < n:
         m = n - start if n - start < BLOCK else BLOCK
         for k in range(nin):
-            if spec.storage == STORE_HALF:
-                rk_load_half(args[k] + start * steps[k], steps[k], <float*>bufs[k], m)
-            elif spec.storage == STORE_FLOAT:
-                rk_load_float(args[k] + start * steps[k], steps[k], <float*>bufs[k], m)
-            else:
-                rk_load_double(args[k] + start * steps[k], steps[k], <double*>bufs[k], m)
+            if steps[k] != 0:
+                load(spec.storage, args[k] + start * steps[k], steps[k], bufs[k], m)
         spec.contiguous(bufs, m)
-        if spec.storage == STORE_HALF:
-            rk_store_half(<float*>bufs[nin], args[nin] + start * steps[nin], steps[nin], m)
-        elif spec.storage == STORE_FLOAT:
-            rk_store_float(<float*>bufs[nin], args[nin] + start * steps[nin], steps[nin], m)
-        else:
-            rk_store_double(<double*>bufs[nin], args[nin] + start * steps[nin], steps[nin], m)
+        store(spec.storage, bufs[nin], args[nin] + start * steps[nin], steps[nin], m)
         start += m
 
 cdef enum Path:
@@ -142,6 +160,8 @@ cdef void ufunc_loop(char** args, const npy_intp* dims, const npy_intp* steps,
                      void* data) noexcept nogil:
     cdef const LoopSpec* spec = <const LoopSpec*>data
     cdef npy_intp n = dims[0], chunk, nchunks, c
+    if n <= 0:
+        return
     cdef Path path = choose_path(spec, steps)
     cdef rk_fpstate fpstate = rk_fp_save()
     cdef int nt = threads_for(n, spec.work)
