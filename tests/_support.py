@@ -101,7 +101,7 @@ def assert_same_bits(got, expected, context=""):
 # ---- NumPy references, in the input's dtype ------------------------------------------------------
 def _compute(dtype):
     """The dtype the reference arithmetic runs in: float16 goes through float32."""
-    return np.float32 if np.dtype(dtype) == np.float16 else dtype
+    return np.dtype(np.float32) if np.dtype(dtype) == np.float16 else np.dtype(dtype)
 
 
 def _slope(s, dtype):
@@ -122,7 +122,7 @@ def ref_relu_backward(g, x):
     c = _compute(dt)
     g32, x32 = g.astype(c), x.astype(c)
     with np.errstate(all="ignore"):
-        r = np.where(x32 > 0, g32, c(0))
+        r = np.where(x32 > 0, g32, c.type(0))
         r = np.where(np.isnan(x32), x32, r)
         return np.asarray(r.astype(dt))
 

@@ -19,7 +19,7 @@ if settings is not None:
         "ci",
         derandomize=True,
         deadline=None,
-        max_examples=60,
+        max_examples=150,
         database=None,
         print_blob=True,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -49,3 +49,13 @@ def dtype(request):
 @pytest.fixture
 def support():
     return _support
+
+
+def pytest_collection_modifyitems(config, items):
+    """`slow` tests (minutes, many GiB) run only when selected with -m (e.g. -m slow)."""
+    if config.option.markexpr:
+        return
+    skip = pytest.mark.skip(reason="slow: opt in with -m slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

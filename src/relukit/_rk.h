@@ -42,10 +42,11 @@ static const int rk_openmp_version = 0;
 
 /* ---- float16 ---------------------------------------------------------------------------------
  * float16 loops compute in float32 and round once. Conversion goes through F16C where the target
- * has it (gcc 12 does not vectorise _Float16 casts itself), else the compiler's _Float16, else
- * bit manipulation. All three round to nearest even, so every SIMD level gives the same bits. */
+ * has it (gcc 12 does not vectorise _Float16 casts itself), else through the bit manipulation
+ * below. Not through x86's _Float16 without F16C: that is libgcc's soft-float, which raises
+ * overflow and underflow in the x87 status word (seen as NumPy warnings at the baseline level).
+ * Both round to nearest even, so every SIMD level gives the same bits. */
 typedef uint16_t rk_half;
-
 static inline float rk_half_to_float_bits(rk_half h) {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1Fu, man = h & 0x3FFu, f;
     if (exp == 0x1F) {
@@ -87,9 +88,6 @@ static inline rk_half rk_float_to_half_bits(float value) {
 #if defined(__F16C__)
 static inline float rk_half_to_float(rk_half h) { return _cvtsh_ss(h); }
 static inline rk_half rk_float_to_half(float f) { return (rk_half)_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT); }
-#elif defined(__FLT16_MAX__)
-static inline float rk_half_to_float(rk_half h) { _Float16 v; memcpy(&v, &h, 2); return (float)v; }
-static inline rk_half rk_float_to_half(float f) { _Float16 v = (_Float16)f; rk_half h; memcpy(&h, &v, 2); return h; }
 #else
 #define rk_half_to_float rk_half_to_float_bits
 #define rk_float_to_half rk_float_to_half_bits

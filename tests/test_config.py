@@ -1,0 +1,67 @@
+"""show_config(), config(), __version__ and `python -m relukit info`."""
+
+import subprocess
+import sys
+
+import relukit
+
+KEYS = ("version", "numpy", "compiler", "simd_level", "simd_available", "simd_built", "openmp",
+        "threads", "thread_limit", "thread_thresholds", "cpu_count")
+
+
+def test_config_keys_and_values():
+    cfg = relukit.config()
+    assert isinstance(cfg, dict)
+    for key in KEYS:
+        assert key in cfg, key
+    assert cfg["version"] == relukit.__version__
+    assert cfg["simd_level"] in cfg["simd_available"]
+    assert set(cfg["simd_available"]) <= set(cfg["simd_built"])
+    assert "baseline" in cfg["simd_built"]
+    assert isinstance(cfg["threads"], int) and cfg["threads"] >= 1
+    assert cfg["threads"] == relukit.get_num_threads()
+    assert cfg["thread_limit"] is None
+    assert isinstance(cfg["openmp"], str) and cfg["openmp"]
+    thresholds = cfg["thread_thresholds"]
+    assert set(thresholds) >= {"memory"}
+    assert all(isinstance(v, int) and v >= 1 for v in thresholds.values())
+    # the threads tests need arrays above the memory-bound threshold
+    assert thresholds["memory"] < 300_001
+
+
+def test_config_follows_the_thread_limit():
+    with relukit.threads(1):
+        cfg = relukit.config()
+        assert cfg["threads"] == 1 and cfg["thread_limit"] == 1
+    assert relukit.config()["thread_limit"] is None
+
+
+def test_show_config_prints_every_key(capsys):
+    assert relukit.show_config() is None
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    printed = {line.split()[0] for line in lines if line.strip()}
+    for key in KEYS:
+        assert key in printed, key
+    cfg = relukit.config()
+    text = dict(line.split(None, 1) for line in lines if len(line.split(None, 1)) == 2)
+    assert text["version"].strip() == relukit.__version__
+    assert text["simd_level"].strip() == cfg["simd_level"]
+    assert text["threads"].strip() == str(cfg["threads"])
+    for level in cfg["simd_available"]:
+        assert level in text["simd_available"]
+    assert f"{cfg['thread_thresholds']['memory']:,}" in text["thread_thresholds"]
+
+
+def test_version_string():
+    v = relukit.__version__
+    assert isinstance(v, str)
+    parts = v.split(".")
+    assert len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit()
+
+
+def test_python_m_relukit_info():
+    r = subprocess.run([sys.executable, "-m", "relukit", "info"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "simd_level" in r.stdout and relukit.__version__ in r.stdout

@@ -1,0 +1,333 @@
+"""Threads: same bits for every thread count, the limits (set_num_threads, threads(n),
+threadpoolctl, OMP_NUM_THREADS), many Python threads at once, and fork after a threaded call."""
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+
+import numpy as np
+import pytest
+
+import relukit
+from _support import (
+    BIG,
+    FUNCTION_NAMES,
+    assert_same_bits,
+    call,
+    has_slope,
+    make_slope,
+    operands,
+    reference,
+)
+
+SUBPROCESS_TIMEOUT = 60
+
+
+def test_big_is_above_the_thread_threshold():
+    thresholds = relukit.config()["thread_thresholds"]
+    assert thresholds["memory"] < BIG, "raise BIG: these tests would never start a thread"
+    assert all(isinstance(v, int) and v > 0 for v in thresholds.values())
+
+
+def _variants(name, dtype):
+    """(data, slope) pairs covering the contiguous, scalar-parameter and strided paths."""
+    data = operands(name, BIG, dtype, seed=7)
+    out = [(data, 0.1 if has_slope(name) else None)]
+    if has_slope(name):
+        s = make_slope(BIG, dtype, seed=7)
+        out.append((data, np.abs(s) if name.endswith("from_output") else s))
+    long = operands(name, 2 * BIG, dtype, seed=8)
+    out.append(([a[::-2] for a in long], 0.3 if has_slope(name) else None))
+    if len(data) == 2:
+        # a broadcast (step-0) gradient against a long x
+        out.append(([np.broadcast_to(dtype.type(-1.5), (BIG,)), data[1]],
+                    0.3 if has_slope(name) else None))
+    return out
+
+
+@pytest.mark.parametrize("name", FUNCTION_NAMES)
+def test_same_bits_for_every_thread_count(name, dtype):
+    for data, slope in _variants(name, dtype):
+        expected = reference(name, data, slope)
+        results = {}
+        top = relukit.get_num_threads()
+        for n in (1, 2, 3):
+            relukit.set_num_threads(n)
+            try:
+                assert relukit.get_num_threads() == min(n, top)
+                results[n] = call(name, data, slope)
+                out = np.empty(BIG, dtype)
+                call(name, data, slope, out=out)
+                results[(n, "out")] = out
+            finally:
+                relukit.set_num_threads(1 << 30)
+        for key, r in results.items():
+            assert_same_bits(r, expected, f"{name} threads={key}")
+
+
+@pytest.mark.parametrize("name", ["relu", "relu_backward", "leaky_relu_backward"])
+def test_in_place_with_threads(name, dtype):
+    data = operands(name, BIG, dtype, seed=3)
+    expected = reference(name, data, 0.2)
+    for n in (1, 2, 3):
+        work = [a.copy() for a in data]
+        with relukit.threads(n):
+            r = call(name, work, 0.2, out=work[0])
+        assert r is work[0]
+        assert_same_bits(work[0], expected, f"{name} in place, threads={n}")
+
+
+def test_threads_context_manager_restores():
+    assert relukit.config()["thread_limit"] is None
+    top = relukit.get_num_threads()
+    with relukit.threads(1):
+        assert relukit.get_num_threads() == 1
+        assert relukit.config()["thread_limit"] == 1
+        with relukit.threads(2):
+            assert relukit.config()["thread_limit"] == 2
+            assert relukit.get_num_threads() == min(2, top)
+        assert relukit.config()["thread_limit"] == 1
+    assert relukit.config()["thread_limit"] is None
+    assert relukit.get_num_threads() == top
+    # restored on an exception too
+    with pytest.raises(KeyError):
+        with relukit.threads(1):
+            raise KeyError
+    assert relukit.config()["thread_limit"] is None
+    # restores the previous explicit limit, not the default
+    relukit.set_num_threads(3)
+    try:
+        with relukit.threads(1):
+            assert relukit.get_num_threads() == 1
+        assert relukit.config()["thread_limit"] == 3
+    finally:
+        relukit.set_num_threads(1 << 30)
+
+
+def test_set_num_threads_is_process_global():
+    seen = []
+    relukit.set_num_threads(1)
+    try:
+        t = threading.Thread(target=lambda: seen.append(relukit.get_num_threads()))
+        t.start()
+        t.join(30)
+    finally:
+        relukit.set_num_threads(1 << 30)
+    assert seen == [1]
+
+
+def test_set_num_threads_rejects_zero():
+    with pytest.raises(ValueError):
+        relukit.set_num_threads(0)
+    assert relukit.config()["thread_limit"] is None
+
+
+def test_effective_count_is_min_of_limit_and_openmp():
+    top = relukit.get_num_threads()
+    assert top >= 1
+    if "not available" in relukit.config()["openmp"]:
+        assert top == 1
+    for n in (1, 2, 3, 64):
+        with relukit.threads(n):
+            assert relukit.get_num_threads() == min(n, top)
+
+
+def test_threadpoolctl_limits_are_honoured(dtype):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if "not available" in relukit.config()["openmp"]:
+        pytest.skip("built without OpenMP")
+    before = relukit.get_num_threads()
+    data = operands("relu_backward", BIG, dtype, seed=2)
+    with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
+        assert relukit.get_num_threads() == 1
+        assert relukit.config()["threads"] == 1
+        r = relukit.relu_backward(*data)
+    assert relukit.get_num_threads() == before
+    assert_same_bits(r, reference("relu_backward", data))
+
+
+def _run(script, env=None, timeout=SUBPROCESS_TIMEOUT):
+    full_env = dict(os.environ)
+    full_env.pop("RELUKIT_CPU_LEVEL", None)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-W", "error", "-c", textwrap.dedent(script)],
+                          capture_output=True, text=True, timeout=timeout, env=full_env)
+
+
+def _digest(a):
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+
+
+def test_omp_num_threads_env_is_honoured():
+    x = operands("relu", BIG, np.float32, seed=4)[0]
+    r = _run(f"""
+        import hashlib, numpy as np, relukit
+        print(relukit.get_num_threads(), relukit.config()["threads"])
+        x = np.random.default_rng(4).standard_normal({BIG}).astype(np.float32)
+        x[::5] = np.nan
+        print(hashlib.sha256(relukit.relu(x).tobytes()).hexdigest())
+    """, env={"OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr
+    counts, digest = r.stdout.split("\n")[:2]
+    assert counts == "1 1"
+    x = np.random.default_rng(4).standard_normal(BIG).astype(np.float32)
+    x[::5] = np.nan
+    assert digest == _digest(reference("relu", [x]))
+    del x
+
+
+def _python_threads_agree(funcs, inputs, n_threads=8, rounds=3, toggle_limit=False):
+    barrier = threading.Barrier(n_threads, timeout=60)
+    results = [[None] * rounds for _ in range(n_threads)]
+    errors = []
+    stop = threading.Event()
+
+    def worker(k):
+        try:
+            for r in range(rounds):
+                barrier.wait()
+                outs = []
+                for f, args in funcs:
+                    out = np.empty(BIG, inputs.dtype)
+                    f(*args, out=out)
+                    outs.append(out)
+                results[k][r] = outs
+        except BaseException as e:  # reported in the main thread
+            errors.append(e)
+
+    def toggler():
+        # changes the process-global limit while the workers' calls run
+        try:
+            i = 0
+            while not stop.is_set():
+                relukit.set_num_threads(1 + i % 3)
+                i += 1
+                stop.wait(0.0002)
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(n_threads)]
+    if toggle_limit:
+        threads.append(threading.Thread(target=toggler))
+    for t in threads:
+        t.start()
+    for t in threads[:n_threads]:
+        t.join(120)
+    stop.set()
+    for t in threads:
+        t.join(120)
+    relukit.set_num_threads(1 << 30)
+    assert not any(t.is_alive() for t in threads), "a Python thread hung"
+    assert not errors, errors
+    return results
+
+
+@pytest.mark.parametrize("toggle_limit", [False, True], ids=["fixed", "limit-changing"])
+def test_eight_python_threads_at_once(dtype, toggle_limit):
+    g, x = operands("relu_backward", BIG, dtype, seed=5)
+    s = make_slope(BIG, dtype, seed=5)
+    g.flags.writeable = False
+    x.flags.writeable = False
+    s.flags.writeable = False
+    funcs = [
+        (relukit.relu, (x,)),
+        (relukit.relu_backward, (g, x)),
+        (relukit.leaky_relu, (x, 0.1)),
+        (relukit.leaky_relu_backward, (g, x, s)),
+        (relukit.leaky_relu_backward_from_output, (g, x, 0.2)),
+    ]
+    with relukit.threads(1):
+        expected = [f(*args) for f, args in funcs]
+    for e, (f, args) in zip(expected, funcs):
+        name = f.__name__
+        data, slope = (args[:-1], args[-1]) if has_slope(name) else (args, None)
+        assert_same_bits(e, reference(name, data, slope), name)
+    results = _python_threads_agree(funcs, x, toggle_limit=toggle_limit)
+    for k, per_thread in enumerate(results):
+        for r, outs in enumerate(per_thread):
+            for (f, _), got, exp in zip(funcs, outs, expected):
+                assert_same_bits(got, exp, f"{f.__name__}, Python thread {k}, round {r}")
+
+
+FORK_SCRIPT = """
+    import multiprocessing, os, sys
+    import numpy as np
+    import relukit
+
+    N = {big}
+    x = np.random.default_rng(1).standard_normal(N).astype(np.float32)
+    x[::11] = np.nan
+    g = np.random.default_rng(2).standard_normal(N).astype(np.float32)
+
+    def compute():
+        return [relukit.relu(x), relukit.relu_backward(g, x), relukit.leaky_relu(x, 0.1),
+                relukit.relu(x.astype(np.float16))]
+
+    expected = compute()          # threaded in the parent
+    parent_threads = relukit.get_num_threads()
+
+    def child_check():
+        ok = relukit.get_num_threads() == 1
+        for _ in range(3):
+            for a, b in zip(compute(), expected):
+                ok = ok and np.array_equal(a, b, equal_nan=True) and a.dtype == b.dtype
+        return ok
+
+    # 1. os.fork
+    pid = os.fork()
+    if pid == 0:
+        try:
+            code = 0 if child_check() else 3
+        except BaseException:
+            code = 4
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    print("fork", os.waitstatus_to_exitcode(status))
+
+    # 2. multiprocessing's fork context, after another threaded call in the parent
+    compute()
+
+    def target(q):
+        q.put(child_check())
+
+    ctx = multiprocessing.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=target, args=(q,))
+    p.start()
+    print("mp", q.get(timeout=50))
+    p.join(50)
+    print("mp exit", p.exitcode)
+
+    # the parent keeps its threads and its results
+    print("parent", parent_threads, relukit.get_num_threads(),
+          all(np.array_equal(a, b, equal_nan=True) for a, b in zip(compute(), expected)))
+"""
+
+
+def test_fork_after_threaded_call():
+    script = FORK_SCRIPT.format(big=BIG)
+    # own session, so that a hung forked grandchild can be ended with its whole process group
+    p = subprocess.Popen(
+        [sys.executable, "-W", "error", "-W", "ignore::DeprecationWarning", "-c",
+         textwrap.dedent(script)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env={k: v for k, v in os.environ.items() if k != "RELUKIT_CPU_LEVEL"})
+    try:
+        stdout, stderr = p.communicate(timeout=SUBPROCESS_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        pytest.fail(f"a forked child hung after a threaded call (timeout {SUBPROCESS_TIMEOUT}s)")
+    assert p.returncode == 0, stderr
+    lines = stdout.strip().splitlines()
+    assert lines[0] == "fork 0", (lines, stderr)
+    assert lines[1] == "mp True", (lines, stderr)
+    assert lines[2] == "mp exit 0"
+    _, parent_before, parent_after, same = lines[3].split()
+    assert parent_before == parent_after and same == "True"
+    if (os.cpu_count() or 1) >= 2 and "not available" not in relukit.config()["openmp"]:
+        assert int(parent_before) >= 2, "the parent never ran a threaded call: test is vacuous"
