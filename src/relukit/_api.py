@@ -1,96 +1,136 @@
-"""The public API: the ufuncs of the chosen kernel module, keyword wrappers for ops with
-parameters, thread control and build facts."""
+"""The activation functions: the ufuncs of the chosen kernel module, and keyword wrappers with
+PyTorch's defaults for the ops that take parameters.
 
-import contextlib
-import os
+Parameters are trailing ufunc inputs, so they broadcast against x (a per-channel array of slopes
+is PReLU). A wrapper passes every NumPy keyword (out, where, dtype, casting, order, subok) through
+``**kwargs`` untouched (an explicit ``out=None`` would cost NumPy ~120 ns of parsing a call), checks
+the parameters where the maths needs it, and exposes its raw ufunc as ``.ufunc``.
+"""
+
+import operator
+import types
 
 import numpy as np
 
-from relukit import _build_info, _dispatch
+from relukit import _dispatch
 
-_kernels = _dispatch.kernels
-_ufuncs = _kernels.ufuncs
-
-# ---- ops without parameters: the ufuncs themselves ------------------------------------------------
-relu = _ufuncs["relu"]
-relu_backward = _ufuncs["relu_backward"]
-relu_backward_from_output = _ufuncs["relu_backward_from_output"]
-
-relu.__doc__ = """relu(x, /, out=None, *, where=True, casting='same_kind', order='K', dtype=None)
-
-Rectified linear unit, ``max(x, 0)``, elementwise. A NumPy ufunc.
-
-Bit for bit equal to ``np.maximum(x, 0)`` for every non-NaN input: ``-0.0`` gives ``+0.0`` and
-``-inf`` gives ``0``. NaN propagates. float16, float32 and float64 results keep the input dtype
-(float16 is computed in float32 and rounded once); integers and bools are cast as ``np.sqrt``
-casts them. In place is ``relu(x, out=x)``.
-
-Examples
---------
->>> import numpy as np, relukit
->>> relukit.relu(np.array([-2.0, -0.0, 0.5, np.nan]))
-array([0. , 0. , 0.5, nan])
-"""
-
-relu_backward.__doc__ = """relu_backward(g, x, /, out=None, *, where=True, casting='same_kind', order='K', dtype=None)
-
-Gradient of relu with respect to its input: ``g`` where ``x > 0``, else ``0``. A NumPy ufunc.
-
-The derivative at 0 is 0. Where it is 0 the result is 0 whatever ``g`` holds (a select, not a
-product, so a dead unit never passes on a NaN or inf gradient); NaN in ``x`` gives NaN. In place
-is ``relu_backward(g, x, out=g)``.
-
-Examples
---------
->>> import numpy as np, relukit
->>> relukit.relu_backward(np.array([1.0, np.nan, 3.0]), np.array([-1.0, 0.0, 2.0]))
-array([0., 0., 3.])
-"""
-
-relu_backward_from_output.__doc__ = """relu_backward_from_output(g, y, /, out=None, *, where=True, casting='same_kind', order='K', dtype=None)
-
-Gradient of relu from its output ``y = relu(x)``: ``g`` where ``y > 0``, else ``0``. A NumPy ufunc.
-
-Equal to ``relu_backward(g, x)``; it lets the forward run in place (``relu(x, out=x)``) and
-still train.
-
-Examples
---------
->>> import numpy as np, relukit
->>> x = np.array([-1.0, 2.0])
->>> y = relukit.relu(x, out=x)
->>> relukit.relu_backward_from_output(np.array([5.0, 5.0]), y)
-array([0., 5.])
-"""
+_ufuncs = _dispatch.kernels.ufuncs
+_u = types.SimpleNamespace(**_ufuncs)     # every ufunc by its __name__, for the wrappers' bodies
 
 
-# ---- ops with parameters: wrappers with PyTorch's keyword defaults ---------------------------------
-# Each wrapper forwards every ufunc keyword (out, where, dtype, casting, order, subok) and exposes the
-# raw ufunc as `.ufunc`; parameters are trailing ufunc inputs, so they broadcast against x. Keywords
-# pass through `**kwargs` untouched: an explicit `out=None` would cost NumPy ~120 ns of parsing a call.
+def _holds(compare, a, b):
+    """compare(a, b) for every element of two parameters (numbers or array_likes)."""
+    if type(a) is float and type(b) is float:   # the common call: no array round trip
+        return compare(a, b)
+    return bool(np.all(compare(np.asarray(a), np.asarray(b))))
 
 
-def _expose(wrapper, ufunc):
-    wrapper.ufunc = ufunc
+def _require(compare, a, b, message):
+    if not _holds(compare, a, b):
+        raise ValueError(message)
+
+
+def _expose(wrapper):
+    """The wrapper reports module relukit and carries its raw ufunc, `<name>_ufunc`, as `.ufunc`."""
+    wrapper.ufunc = _ufuncs[f"{wrapper.__name__}_ufunc"]
     wrapper.__module__ = "relukit"
     return wrapper
 
 
-def _require_nonnegative(value, name, op):
-    ok = value >= 0 if type(value) is float else np.all(np.greater_equal(value, 0))
-    if not ok:
-        raise ValueError(
-            f"{op}_backward_from_output needs {name} >= 0: with a negative {name} the output's "
-            f"sign no longer tells x > 0 from x <= 0, so the gradient cannot be recovered from y; "
-            f"use {op}_backward(g, x, ...) instead"
-        )
+# ---- ops without parameters: the ufuncs themselves -----------------------------------------------
+relu = _u.relu
+relu_backward = _u.relu_backward
+relu_backward_from_output = _u.relu_backward_from_output
+relu6 = _u.relu6
+relu6_backward = _u.relu6_backward
+relu6_backward_from_output = _u.relu6_backward_from_output
+hardsigmoid = _u.hardsigmoid
+hardsigmoid_backward = _u.hardsigmoid_backward
+hardsigmoid_backward_from_output = _u.hardsigmoid_backward_from_output
+hardswish = _u.hardswish
+hardswish_backward = _u.hardswish_backward
+softsign = _u.softsign
+softsign_backward = _u.softsign_backward
+softsign_backward_from_output = _u.softsign_backward_from_output
+sparse_plus = _u.sparse_plus
+sparse_plus_backward = _u.sparse_plus_backward
+sparse_plus_backward_from_output = _u.sparse_plus_backward_from_output
+
+# name: (formula, derivative and its convention at kinks, example input, example output)
+_UFUNC_DOCS = {
+    "relu": (
+        "Rectified linear unit, ``max(x, 0)``.",
+        "1 for x > 0, else 0 (0 at 0)",
+        "Bit for bit ``np.maximum(x, 0)`` for every non-NaN x: ``-0.0`` gives ``+0.0``, ``-inf``\n"
+        "gives 0.",
+        "[-2.0, -0.0, 0.5, np.nan]", "array([0. , 0. , 0.5, nan])"),
+    "relu6": (
+        "ReLU capped at 6, ``min(max(x, 0), 6)``.",
+        "1 on (0, 6), else 0 (0 at 0 and at 6)",
+        "Bit for bit ``np.minimum(np.maximum(x, 0), 6)`` for every non-NaN x.",
+        "[-1.0, 3.0, 7.0]", "array([0., 3., 6.])"),
+    "hardsigmoid": (
+        "Hard sigmoid, ``relu6(x + 3) / 6``.",
+        "1/6 on (-3, 3), else 0 (0 at -3 and 3)",
+        "Within 1 ULP of the correctly rounded value: computed as ``(x + 3) / 6``, which does not\n"
+        "cancel near -3 as ``x / 6 + 0.5`` does.",
+        "[-4.0, 0.0, 1.5]", "array([0.  , 0.5 , 0.75])"),
+    "hardswish": (
+        "Hard swish, ``x * relu6(x + 3) / 6``.",
+        "0 for x <= -3, (2x + 3) / 6 on (-3, 3), 1 for x >= 3",
+        "No intermediate overflow: ``hardswish(3e38)`` is ``3e38`` in float32; ``hardswish(-inf)``\n"
+        "is 0. No backward from the output (y does not tell the two sides of its minimum apart).",
+        "[-4.0, -1.5, 4.0]", "array([-0.   , -0.375,  4.   ])"),
+    "softsign": (
+        "Softsign, ``x / (1 + |x|)``.",
+        "1 / (1 + |x|)**2",
+        "``softsign(+-inf)`` is +-1.",
+        "[-1.0, 0.0, 3.0, np.inf]", "array([-0.5 ,  0.  ,  0.75,  1.  ])"),
+    "sparse_plus": (
+        "Sparse plus: 0 on (-inf, -1], ``(x + 1)**2 / 4`` on (-1, 1), x on [1, inf).",
+        "0, (x + 1) / 2, 1 on the same pieces",
+        "A smooth ReLU that is exactly 0 and exactly x outside (-1, 1).",
+        "[-2.0, 0.0, 2.0]", "array([0.  , 0.25, 2.  ])"),
+}
+
+_UFUNC_SIGNATURE = "(/, out=None, *, where=True, casting='same_kind', order='K', dtype=None)"
 
 
-leaky_relu_ufunc = _ufuncs["leaky_relu_ufunc"]
-leaky_relu_backward_ufunc = _ufuncs["leaky_relu_backward_ufunc"]
-leaky_relu_backward_from_output_ufunc = _ufuncs["leaky_relu_backward_from_output_ufunc"]
+def _document_ufuncs():
+    for name, (formula, derivative, notes, example_in, example_out) in _UFUNC_DOCS.items():
+        _ufuncs[name].__doc__ = f"""{name}(x{_UFUNC_SIGNATURE[1:]}
+
+{formula} A NumPy ufunc, elementwise.
+
+{notes} NaN propagates. float16, float32 and float64 keep their dtype (float16 is computed in
+float32 and rounded once); integers and bools are cast as ``np.sqrt`` casts them.
+
+Examples
+--------
+>>> import numpy as np, relukit
+>>> relukit.{name}(np.array({example_in}))
+{example_out}
+"""
+        _ufuncs[f"{name}_backward"].__doc__ = f"""{name}_backward(g, x{_UFUNC_SIGNATURE[1:]}
+
+Gradient of ``{name}`` with respect to its input: ``g * {name}'(x)``. A NumPy ufunc.
+
+The derivative is {derivative}. Where it is exactly 0 the result is 0 whatever ``g`` holds (a
+select, not a product); NaN in ``x`` gives NaN. In place is ``out=g``.
+"""
+        if f"{name}_backward_from_output" in _ufuncs:
+            _ufuncs[f"{name}_backward_from_output"].__doc__ = f"""{name}_backward_from_output(g, y{_UFUNC_SIGNATURE[1:]}
+
+Gradient of ``{name}`` from its output ``y = {name}(x)``, equal to ``{name}_backward(g, x)``. A NumPy
+ufunc: it lets the forward run in place (``{name}(x, out=x)``) and still train.
+"""
 
 
+_document_ufuncs()
+
+
+# ---- ops with parameters: wrappers with keyword defaults ------------------------------------------
+@_expose
 def leaky_relu(x, negative_slope=0.01, **kwargs):
     """Leaky ReLU: ``x`` where ``x > 0``, else ``negative_slope * x``.
 
@@ -98,13 +138,13 @@ def leaky_relu(x, negative_slope=0.01, **kwargs):
     ----------
     x : array_like
     negative_slope : float or array_like, default 0.01
-        Broadcasts against ``x``: an array of per-channel slopes gives PReLU.
+        Broadcasts against ``x``: per-channel slopes give PReLU.
     **kwargs
-        As for any NumPy ufunc (``out=x`` runs in place; ``where``, ``dtype``, ``casting``,
-        ``order``). The raw ufunc is ``leaky_relu.ufunc(x, negative_slope)``.
+        NumPy ufunc keywords: ``out`` (``out=x`` runs in place), ``where``, ``dtype``,
+        ``casting``, ``order``.
 
-    Bit for bit equal to ``np.where(x > 0, x, x * negative_slope)`` in the same dtype; NaN
-    propagates.
+    Bit for bit ``np.where(x > 0, x, x * negative_slope)`` in x's dtype; NaN propagates. The
+    derivative at 0 is ``negative_slope``.
 
     Examples
     --------
@@ -112,114 +152,191 @@ def leaky_relu(x, negative_slope=0.01, **kwargs):
     >>> relukit.leaky_relu(np.array([-2.0, 3.0]), negative_slope=0.1)
     array([-0.2,  3. ])
     """
-    return leaky_relu_ufunc(x, negative_slope, **kwargs)
+    return _u.leaky_relu_ufunc(x, negative_slope, **kwargs)
 
 
+@_expose
 def leaky_relu_backward(g, x, negative_slope=0.01, **kwargs):
-    """Gradient of leaky_relu with respect to its input: ``g`` if ``x > 0`` else ``negative_slope * g``.
-
-    The derivative at 0 is ``negative_slope``. NaN in ``x`` gives NaN. In place is ``out=g``.
-
-    Examples
-    --------
-    >>> import numpy as np, relukit
-    >>> relukit.leaky_relu_backward(np.array([1.0, 1.0]), np.array([-2.0, 3.0]), 0.1)
-    array([0.1, 1. ])
-    """
-    return leaky_relu_backward_ufunc(g, x, negative_slope, **kwargs)
+    """Gradient of leaky_relu: ``g`` where ``x > 0``, else ``negative_slope * g`` (also at 0)."""
+    return _u.leaky_relu_backward_ufunc(g, x, negative_slope, **kwargs)
 
 
+@_expose
 def leaky_relu_backward_from_output(g, y, negative_slope=0.01, **kwargs):
     """Gradient of leaky_relu from its output ``y``; needs ``negative_slope >= 0``.
 
-    For a non-negative slope ``y > 0`` exactly where ``x > 0``, so this equals
-    ``leaky_relu_backward(g, x, negative_slope)``. A negative slope raises ValueError.
+    With a non-negative slope ``y > 0`` exactly where ``x > 0``, so this equals
+    ``leaky_relu_backward(g, x, negative_slope)``.
+    """
+    _require(operator.ge, negative_slope, 0.0,
+             "leaky_relu_backward_from_output needs negative_slope >= 0: with a negative slope "
+             "the sign of y no longer tells x > 0 from x <= 0; use leaky_relu_backward(g, x)")
+    return _u.leaky_relu_backward_from_output_ufunc(g, y, negative_slope, **kwargs)
+
+
+def _check_hardtanh(min_val, max_val):
+    _require(operator.le, min_val, max_val, "hardtanh needs min_val <= max_val")
+
+
+@_expose
+def hardtanh(x, min_val=-1.0, max_val=1.0, **kwargs):
+    """Hard tanh: ``x`` clipped to ``[min_val, max_val]``.
+
+    Bit for bit ``np.clip(x, min_val, max_val)`` (so ``-0.0`` stays ``-0.0``); NaN propagates.
+    The derivative is 1 on ``(min_val, max_val)`` and 0 elsewhere, also at the bounds. Needs
+    ``min_val <= max_val``.
 
     Examples
     --------
     >>> import numpy as np, relukit
-    >>> y = relukit.leaky_relu(np.array([-2.0, 3.0]), 0.1)
-    >>> relukit.leaky_relu_backward_from_output(np.array([1.0, 1.0]), y, 0.1)
-    array([0.1, 1. ])
+    >>> relukit.hardtanh(np.array([-2.0, 0.5, 2.0]))
+    array([-1. ,  0.5,  1. ])
     """
-    _require_nonnegative(negative_slope, "negative_slope", "leaky_relu")
-    return leaky_relu_backward_from_output_ufunc(g, y, negative_slope, **kwargs)
+    _check_hardtanh(min_val, max_val)
+    return _u.hardtanh_ufunc(x, min_val, max_val, **kwargs)
 
 
-_expose(leaky_relu, leaky_relu_ufunc)
-_expose(leaky_relu_backward, leaky_relu_backward_ufunc)
-_expose(leaky_relu_backward_from_output, leaky_relu_backward_from_output_ufunc)
+@_expose
+def hardtanh_backward(g, x, min_val=-1.0, max_val=1.0, **kwargs):
+    """Gradient of hardtanh: ``g`` where ``min_val < x < max_val``, else 0."""
+    _check_hardtanh(min_val, max_val)
+    return _u.hardtanh_backward_ufunc(g, x, min_val, max_val, **kwargs)
 
 
-# ---- threads ---------------------------------------------------------------------------------------
-def set_num_threads(n):
-    """Limit the threads every relukit kernel may use, in every Python thread of this process.
+@_expose
+def hardtanh_backward_from_output(g, y, min_val=-1.0, max_val=1.0, **kwargs):
+    """Gradient of hardtanh from its output: ``g`` where ``min_val < y < max_val``, else 0."""
+    _check_hardtanh(min_val, max_val)
+    return _u.hardtanh_backward_from_output_ufunc(g, y, min_val, max_val, **kwargs)
 
-    The count used is the smaller of this limit and OpenMP's own (``OMP_NUM_THREADS``,
-    ``threadpoolctl.threadpool_limits``), read on every call.
+
+@_expose
+def threshold(x, threshold, value, **kwargs):
+    """``x`` where ``x > threshold``, else ``value`` (PyTorch's ``F.threshold``).
+
+    The derivative is 1 above the threshold and 0 at and below it. NaN propagates.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> relukit.threshold(np.array([0.5, 1.0, 2.0]), 1.0, -5.0)
+    array([-5., -5.,  2.])
     """
-    _kernels.set_thread_limit(int(n))
+    return _u.threshold_ufunc(x, threshold, value, **kwargs)
 
 
-def get_num_threads():
-    """The number of threads a large call from this Python thread would use now."""
-    return _kernels.get_num_threads()
+@_expose
+def threshold_backward(g, x, threshold, value, **kwargs):
+    """Gradient of threshold: ``g`` where ``x > threshold``, else 0 (``value`` is not used)."""
+    return _u.threshold_backward_ufunc(g, x, threshold, value, **kwargs)
 
 
-@contextlib.contextmanager
-def threads(n):
-    """Context manager: ``with relukit.threads(1): ...`` limits relukit's threads, then restores.
+@_expose
+def threshold_backward_from_output(g, y, threshold, value, **kwargs):
+    """Gradient of threshold from its output; needs ``value <= threshold``.
 
-    The limit is process-global (as ``set_num_threads``), not per Python thread.
+    Then ``y > threshold`` exactly where ``x > threshold``.
     """
-    previous = _kernels.get_thread_limit()
-    set_num_threads(n)
-    try:
-        yield
-    finally:
-        _kernels.set_thread_limit(previous)
+    _require(operator.le, value, threshold,
+             "threshold_backward_from_output needs value <= threshold: a larger value makes "
+             "replaced elements look like kept ones; use threshold_backward(g, x, ...)")
+    return _u.threshold_backward_from_output_ufunc(g, y, threshold, value, **kwargs)
 
 
-# GNU OpenMP hangs in a forked child's next parallel region if the parent had a thread team; the
-# child therefore runs serially (it may raise the limit again if its OpenMP runtime allows).
-os.register_at_fork(after_in_child=lambda: _kernels.set_thread_limit(1))
+def _check_lambd(op, lambd):
+    _require(operator.ge, lambd, 0.0, f"{op} needs lambd >= 0")
 
 
-# ---- build and machine facts -------------------------------------------------------------------------
-def _openmp_description():
-    version = _kernels.openmp_version()
-    if not version:
-        return "not available (built without OpenMP: every kernel runs on one thread)"
-    names = {201511: "4.5", 201811: "5.0", 202011: "5.1", 202111: "5.2"}
-    return f"OpenMP {names.get(version, version)} (_OPENMP={version})"
+@_expose
+def hardshrink(x, lambd=0.5, **kwargs):
+    """Hard shrinkage: ``x`` where ``|x| > lambd``, else 0.
+
+    The derivative is 1 where ``|x| > lambd``, else 0. NaN propagates.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> relukit.hardshrink(np.array([-1.0, 0.3, 0.7]))
+    array([-1. ,  0. ,  0.7])
+    """
+    return _u.hardshrink_ufunc(x, lambd, **kwargs)
 
 
-def config():
-    """Facts about this build and machine as a dict (what ``show_config`` prints)."""
-    limit = _kernels.get_thread_limit()
-    return {
-        "version": _build_info.version,
-        "numpy": np.__version__,
-        "compiler": _build_info.compiler,
-        "simd_level": _dispatch.level,
-        "simd_available": list(_dispatch.available_levels()),
-        "simd_built": list(_dispatch.built_levels()),
-        "openmp": _openmp_description(),
-        "threads": get_num_threads(),
-        "thread_limit": None if limit >= 1 << 30 else limit,
-        "thread_thresholds": _kernels.get_thresholds(),
-        "cpu_count": os.cpu_count(),
-    }
+@_expose
+def hardshrink_backward(g, x, lambd=0.5, **kwargs):
+    """Gradient of hardshrink: ``g`` where ``|x| > lambd``, else 0."""
+    return _u.hardshrink_backward_ufunc(g, x, lambd, **kwargs)
 
 
-def show_config():
-    """Print version, SIMD level chosen and available, OpenMP runtime, threads and thresholds."""
-    facts = config()
-    facts["thread_thresholds"] = ", ".join(
-        f"{work} ops from {n:,} elements" for work, n in facts["thread_thresholds"].items()
-    )
-    for key in ("simd_available", "simd_built"):
-        facts[key] = ", ".join(facts[key])
-    width = max(map(len, facts))
-    for key, value in facts.items():
-        print(f"{key:<{width}}  {value}")
+@_expose
+def hardshrink_backward_from_output(g, y, lambd=0.5, **kwargs):
+    """Gradient of hardshrink from its output; needs ``lambd >= 0``."""
+    _check_lambd("hardshrink_backward_from_output", lambd)
+    return _u.hardshrink_backward_from_output_ufunc(g, y, lambd, **kwargs)
+
+
+@_expose
+def softshrink(x, lambd=0.5, **kwargs):
+    """Soft shrinkage: ``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, else 0.
+
+    Needs ``lambd >= 0`` (as PyTorch). The derivative is 1 where ``|x| > lambd``, else 0. NaN
+    propagates.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> relukit.softshrink(np.array([-1.0, 0.3, 0.75]))
+    array([-0.5 ,  0.  ,  0.25])
+    """
+    _check_lambd("softshrink", lambd)
+    return _u.softshrink_ufunc(x, lambd, **kwargs)
+
+
+@_expose
+def softshrink_backward(g, x, lambd=0.5, **kwargs):
+    """Gradient of softshrink: ``g`` where ``|x| > lambd``, else 0."""
+    _check_lambd("softshrink_backward", lambd)
+    return _u.softshrink_backward_ufunc(g, x, lambd, **kwargs)
+
+
+@_expose
+def softshrink_backward_from_output(g, y, lambd=0.5, **kwargs):
+    """Gradient of softshrink from its output: ``g`` where ``y != 0``, else 0."""
+    _check_lambd("softshrink_backward_from_output", lambd)
+    return _u.softshrink_backward_from_output_ufunc(g, y, lambd, **kwargs)
+
+
+def _check_b(b):
+    _require(operator.gt, b, 0.0, "squareplus needs b > 0")
+
+
+@_expose
+def squareplus(x, b=4.0, **kwargs):
+    """Squareplus, ``(x + sqrt(x**2 + b)) / 2``: a smooth ReLU built from a square root.
+
+    Needs ``b > 0``. Computed without cancellation for x < 0 (as ``b / (2 (sqrt(x**2 + b) - x))``)
+    and without overflow for huge |x|; ``squareplus(-inf)`` is 0. The derivative is
+    ``(1 + x / sqrt(x**2 + b)) / 2``.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> relukit.squareplus(np.array([-3.0, 0.0, 3.0]), b=16.0)
+    array([1., 2., 4.])
+    """
+    _check_b(b)
+    return _u.squareplus_ufunc(x, b, **kwargs)
+
+
+@_expose
+def squareplus_backward(g, x, b=4.0, **kwargs):
+    """Gradient of squareplus: ``g * (1 + x / sqrt(x**2 + b)) / 2``."""
+    _check_b(b)
+    return _u.squareplus_backward_ufunc(g, x, b, **kwargs)
+
+
+@_expose
+def squareplus_backward_from_output(g, y, b=4.0, **kwargs):
+    """Gradient of squareplus from its output: ``g * 4y**2 / (4y**2 + b)``."""
+    _check_b(b)
+    return _u.squareplus_backward_from_output_ufunc(g, y, b, **kwargs)

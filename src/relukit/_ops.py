@@ -49,4 +49,15 @@ UFUNCS = [
     *activation("relu", backward_from_output="relu_backward"),
     # for slope >= 0, y > 0 exactly when x > 0 (the wrapper refuses a negative slope)
     *activation("leaky_relu", params=("negative_slope",), backward_from_output="leaky_relu_backward"),
+    # relu6, hardtanh, threshold, hardshrink: the from-input rule holds for y (see _api.py's checks)
+    *activation("relu6", backward_from_output="relu6_backward"),
+    *activation("hardtanh", params=("min_val", "max_val"), backward_from_output="hardtanh_backward"),
+    *activation("threshold", params=("threshold", "value"), backward_from_output="threshold_backward"),
+    *activation("hardshrink", params=("lambd",), backward_from_output="hardshrink_backward"),
+    *activation("softshrink", params=("lambd",)),
+    *activation("hardsigmoid"),
+    *activation("hardswish", from_output=False),
+    *activation("softsign"),
+    *activation("sparse_plus"),
+    *activation("squareplus", params=("b",)),
 ]

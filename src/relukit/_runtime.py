@@ -1,0 +1,84 @@
+"""Threads, build and machine facts: the process-wide controls of relukit."""
+
+import contextlib
+import os
+
+import numpy as np
+
+from relukit import _build_info, _dispatch
+
+_kernels = _dispatch.kernels
+
+
+# ---- threads ---------------------------------------------------------------------------------------
+def set_num_threads(n):
+    """Limit the threads every relukit kernel may use, in every Python thread of this process.
+
+    The count used is the smaller of this limit and OpenMP's own (``OMP_NUM_THREADS``,
+    ``threadpoolctl.threadpool_limits``), read on every call.
+    """
+    _kernels.set_thread_limit(int(n))
+
+
+def get_num_threads():
+    """The number of threads a large call from this Python thread would use now."""
+    return _kernels.get_num_threads()
+
+
+@contextlib.contextmanager
+def threads(n):
+    """Context manager: ``with relukit.threads(1): ...`` limits relukit's threads, then restores.
+
+    The limit is process-global (as ``set_num_threads``), not per Python thread.
+    """
+    previous = _kernels.get_thread_limit()
+    set_num_threads(n)
+    try:
+        yield
+    finally:
+        _kernels.set_thread_limit(previous)
+
+
+# GNU OpenMP hangs in a forked child's next parallel region if the parent had a thread team; the
+# child therefore runs serially (it may raise the limit again if its OpenMP runtime allows).
+os.register_at_fork(after_in_child=lambda: _kernels.set_thread_limit(1))
+
+
+# ---- build and machine facts -------------------------------------------------------------------------
+def _openmp_description():
+    version = _kernels.openmp_version()
+    if not version:
+        return "not available (built without OpenMP: every kernel runs on one thread)"
+    names = {201511: "4.5", 201811: "5.0", 202011: "5.1", 202111: "5.2"}
+    return f"OpenMP {names.get(version, version)} (_OPENMP={version})"
+
+
+def config():
+    """Facts about this build and machine as a dict (what ``show_config`` prints)."""
+    limit = _kernels.get_thread_limit()
+    return {
+        "version": _build_info.version,
+        "numpy": np.__version__,
+        "compiler": _build_info.compiler,
+        "simd_level": _dispatch.level,
+        "simd_available": list(_dispatch.available_levels()),
+        "simd_built": list(_dispatch.built_levels()),
+        "openmp": _openmp_description(),
+        "threads": get_num_threads(),
+        "thread_limit": None if limit >= 1 << 30 else limit,
+        "thread_thresholds": _kernels.get_thresholds(),
+        "cpu_count": os.cpu_count(),
+    }
+
+
+def show_config():
+    """Print version, SIMD level chosen and available, OpenMP runtime, threads and thresholds."""
+    facts = config()
+    facts["thread_thresholds"] = ", ".join(
+        f"{work} ops from {n:,} elements" for work, n in facts["thread_thresholds"].items()
+    )
+    for key in ("simd_available", "simd_built"):
+        facts[key] = ", ".join(facts[key])
+    width = max(map(len, facts))
+    for key, value in facts.items():
+        print(f"{key:<{width}}  {value}")
