@@ -4,11 +4,23 @@ import argparse
 import sys
 
 
+def _bench_defaults(name):
+    from relukit import _bench    # numpy only: cheap, and keeps `--help` honest about defaults
+
+    return getattr(_bench, name)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m relukit", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     bench = commands.add_parser("bench", help="time relukit against NumPy and PyTorch")
     bench.add_argument("--quick", action="store_true", help="fewer repeats (a smoke test)")
+    bench.add_argument("--ops", default=",".join(_bench_defaults("CORE_OPS")),
+                       help="comma-separated ops, or 'all' (default: %(default)s)")
+    bench.add_argument("--sizes", default=",".join(map(str, _bench_defaults("SIZES"))),
+                       help="comma-separated element counts (default: %(default)s)")
+    bench.add_argument("--dtypes", default=",".join(_bench_defaults("DTYPES")),
+                       help="comma-separated dtypes (default: %(default)s)")
     commands.add_parser("info", help="version, SIMD level, OpenMP runtime, threads")
     args = parser.parse_args(argv)
 
@@ -17,9 +29,14 @@ def main(argv=None):
     if args.command == "info":
         relukit.show_config()
     else:
-        from relukit import _bench
+        from relukit import _bench, _peers
 
-        _bench.main(quick=args.quick)
+        ops = list(_peers.OPS) if args.ops == "all" else args.ops.split(",")
+        unknown = sorted(set(ops) - set(_peers.OPS))
+        if unknown:
+            parser.error(f"unknown ops {unknown}; choose from {', '.join(_peers.OPS)} or 'all'")
+        sizes = [int(float(n)) for n in args.sizes.split(",")]
+        _bench.main(ops, sizes, args.dtypes.split(","), quick=args.quick)
     return 0
 
 

@@ -13,9 +13,11 @@ import time
 import numpy as np
 
 import relukit
+from relukit import _peers
 
 SIZES = (1, 1_000, 100_000, 1_000_000, 10_000_000)
-DTYPES = (np.float32, np.float64)
+DTYPES = ("float32", "float64")
+CORE_OPS = ("relu", "leaky_relu")
 
 
 def _torch():
@@ -31,58 +33,49 @@ def _random(n, dtype, rng):
     return rng.standard_normal(n).astype(dtype)
 
 
-def _cases(n, dtype, torch):
+def _layout_cases(x, g, torch):
+    """relu and relu_backward writing into a given output and in place (the issue-2 targets)."""
+    out, inplace, g_inplace = np.empty_like(x), x.copy(), g.copy()
+    zero = x.dtype.type(0)
+    cases = [
+        # relu is idempotent and g only loses elements where the fixed x <= 0: repeated in-place
+        # calls do the same work on the same kind of data
+        ("relu out=", 2, {"relukit": lambda: relukit.relu(x, out=out),
+                          "numpy": lambda: np.maximum(x, zero, out=out)}),
+        ("relu in place", 2, {"relukit": lambda: relukit.relu(inplace, out=inplace),
+                              "numpy": lambda: np.maximum(inplace, zero, out=inplace)}),
+        ("relu_backward out=g", 3, {
+            "relukit": lambda: relukit.relu_backward(g_inplace, x, out=g_inplace),
+            "numpy": lambda: np.multiply(g_inplace, x > zero, out=g_inplace)}),
+    ]
+    if torch is not None:
+        tx, tout, ti, tgi = (torch.from_numpy(a) for a in (x, out, inplace, g_inplace))
+        cases[0][2]["torch"] = lambda: torch.clamp_min(tx, 0, out=tout)
+        cases[1][2]["torch"] = lambda: torch.relu_(ti)
+        cases[2][2]["torch"] = lambda: tgi.mul_(tx > 0)
+    return cases
+
+
+def _cases(ops, n, dtype, torch, layouts):
     """(name, arrays moved per element, {candidate: callable}) for one size and dtype."""
     rng = np.random.default_rng(n)
     x, g = _random(n, dtype, rng), _random(n, dtype, rng)
-    out = np.empty_like(x)
-    inplace = x.copy()          # relu is idempotent: repeated in-place calls keep the same data
-    g_inplace = g.copy()
-    zero = dtype(0)
-    slope = 0.01
-    cases = [
-        ("relu", 2, {
-            "relukit": lambda: relukit.relu(x),
-            "numpy": lambda: np.maximum(x, zero),
-        }),
-        ("relu out=", 2, {
-            "relukit": lambda: relukit.relu(x, out=out),
-            "numpy": lambda: np.maximum(x, zero, out=out),
-        }),
-        ("relu in place", 2, {
-            "relukit": lambda: relukit.relu(inplace, out=inplace),
-            "numpy": lambda: np.maximum(inplace, zero, out=inplace),
-        }),
-        ("relu_backward", 3, {
-            "relukit": lambda: relukit.relu_backward(g, x),
-            "numpy": lambda: np.where(x > zero, g, zero),
-        }),
-        ("relu_backward out=g", 3, {
-            # x is fixed and g only loses elements where x <= 0: the work stays the same
-            "relukit": lambda: relukit.relu_backward(g_inplace, x, out=g_inplace),
-            "numpy": lambda: np.multiply(g_inplace, x > zero, out=g_inplace),
-        }),
-        ("leaky_relu", 2, {
-            "relukit": lambda: relukit.leaky_relu(x, slope),
-            "numpy": lambda: np.where(x > zero, x, x * dtype(slope)),
-        }),
-    ]
-    if torch is not None:
-        tx, tg, tout = (torch.from_numpy(a) for a in (x, g, out))
-        t_inplace = torch.from_numpy(inplace)
-        tg_inplace = torch.from_numpy(g_inplace)
-        peers = {
-            "relu": lambda: torch.relu(tx),
-            "relu out=": lambda: torch.clamp_min(tx, 0, out=tout),
-            "relu in place": lambda: torch.relu_(t_inplace),
-            "relu_backward": lambda: torch.ops.aten.threshold_backward(tg, tx, 0),
-            "relu_backward out=g": lambda: tg_inplace.mul_(tx > 0),
-            "leaky_relu": lambda: torch.nn.functional.leaky_relu(tx, slope),
-        }
-        for name, _, candidates in cases:
-            candidates["torch"] = peers[name]
-    copy_src, copy_dst = x, np.empty_like(x)
-    return cases, lambda: np.copyto(copy_dst, copy_src)
+    torch_ops = _peers.torch_peers(torch) if torch is not None else {}
+    cases = []
+    for op in ops:
+        fwd, np_fwd, bwd, np_bwd = _peers.OPS[op]
+        forward = {"relukit": lambda f=fwd: f(x), "numpy": lambda f=np_fwd: f(x)}
+        backward = {"relukit": lambda f=bwd: f(g, x), "numpy": lambda f=np_bwd: f(g, x)}
+        if torch_ops.get(op):
+            t_fwd, t_bwd = torch_ops[op]
+            tx, tg = torch.from_numpy(x), torch.from_numpy(g)
+            forward["torch"] = lambda f=t_fwd: f(tx)
+            backward["torch"] = lambda f=t_bwd: f(tg, tx)
+        cases += [(op, 2, forward), (f"{op}_backward", 3, backward)]
+    if layouts:
+        cases += _layout_cases(x, g, torch)
+    copy_dst = np.empty_like(x)
+    return cases, lambda: np.copyto(copy_dst, x)
 
 
 def _time(candidates, repeats, min_sample=2e-3):
@@ -118,7 +111,7 @@ def _fmt_time(seconds):
     return f"{seconds * 1e9:7.2f} ns"
 
 
-def run(sizes=SIZES, dtypes=DTYPES, repeats=7):
+def run(ops=CORE_OPS, sizes=SIZES, dtypes=DTYPES, repeats=7):
     """Time every case; returns a list of dict rows (also printed as a table)."""
     torch = _torch()
     peers = ["numpy"] + (["torch"] if torch is not None else [])
@@ -128,7 +121,7 @@ def run(sizes=SIZES, dtypes=DTYPES, repeats=7):
           f"(threads={torch.get_num_threads()})" if torch is not None else "  (torch not installed)"))
     print("ratio = peer time / relukit time (above 1: relukit faster); medians of "
           f"{repeats} interleaved samples; copy% = share of np.copyto's bandwidth at the same size")
-    header = f"{'case':<20} {'dtype':<8} {'n':>10} {'relukit':>10}"
+    header = f"{'case':<26} {'dtype':<8} {'n':>10} {'relukit':>10}"
     for p in peers:
         header += f" {p:>10} {'ratio':>6}"
     header += f" {'GB/s':>7} {'copy%':>6}"
@@ -138,7 +131,7 @@ def run(sizes=SIZES, dtypes=DTYPES, repeats=7):
     for dtype in dtypes:
         dtype = np.dtype(dtype).type
         for n in sizes:
-            cases, copy = _cases(n, dtype, torch)
+            cases, copy = _cases(ops, n, dtype, torch, layouts="relu" in ops)
             for name, arrays, candidates in cases:
                 times = _time({**candidates, "copy": copy}, repeats)
                 nbytes = arrays * n * np.dtype(dtype).itemsize
@@ -146,9 +139,12 @@ def run(sizes=SIZES, dtypes=DTYPES, repeats=7):
                        "gbps": nbytes / times["relukit"] / 1e9,
                        "copy_share": (nbytes / times["relukit"]) / (2 * n * np.dtype(dtype).itemsize / times["copy"])}
                 rows.append(row)
-                line = f"{name:<20} {row['dtype']:<8} {n:>10,} {_fmt_time(times['relukit']):>10}"
+                line = f"{name:<26} {row['dtype']:<8} {n:>10,} {_fmt_time(times['relukit']):>10}"
                 for p in peers:
-                    line += f" {_fmt_time(times[p]):>10} {times[p] / times['relukit']:6.2f}"
+                    if p in times:
+                        line += f" {_fmt_time(times[p]):>10} {times[p] / times['relukit']:6.2f}"
+                    else:
+                        line += f" {'-':>10} {'':>6}"
                 line += f" {row['gbps']:7.1f} {100 * row['copy_share']:5.0f}%"
                 print(line, flush=True)
     return rows
@@ -168,8 +164,8 @@ def call_overhead(repeats=7):
     return times
 
 
-def main(quick=False):
+def main(ops=CORE_OPS, sizes=SIZES, dtypes=DTYPES, quick=False):
     start = time.perf_counter()
-    run(repeats=3 if quick else 7)
+    run(ops, sizes, dtypes, repeats=3 if quick else 7)
     call_overhead()
     print(f"\n(finished in {time.perf_counter() - start:.0f} s; `python -m relukit info` shows the build)")

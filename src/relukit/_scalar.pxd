@@ -125,21 +125,25 @@ cdef inline real sparse_plus_backward_from_output(real g, real y) noexcept nogil
     return keep_nan(y, 0 if y <= 0 else (g if y >= 1 else <real>(g * sqrt(<double>y))))
 
 # ---- squareplus: (x + sqrt(x**2 + b)) / 2; derivative (1 + x / sqrt(x**2 + b)) / 2 ------------------
-cdef inline double squareplus_root(double x, double b) noexcept nogil:
-    """sqrt(x*x + b) without overflow: beyond 2**500 x*x would overflow in double."""
-    cdef double t = fabs(x)
-    return t * sqrt(1 + (b / t) / t) if t > 3.273390607896142e150 else sqrt(x * x + b)
+cdef inline real squareplus_root(real x, real b) noexcept nogil:
+    """sqrt(x*x + b) without overflow. Beyond 2**60 (float32) or 2**500 (float64) x*x would soon
+    overflow, and b (for b below 2**96 or 2**947) no longer changes the rounded root: it is |x|."""
+    cdef real t = fabs(x)
+    cdef real big = <real>1.152921504606847e18 if real is float else <real>3.273390607896142e150
+    return t if t > big else sqrt(x * x + b)
 
 cdef inline real squareplus_forward(real x, real b) noexcept nogil:
     # for x < 0 the sum x + s cancels; b / (2 (s - x)) is the same value without cancellation
-    cdef double s = squareplus_root(x, b)
-    return <real>((x + s) / 2) if x >= 0 else <real>(b / (2 * (s - x)))
+    cdef real s = squareplus_root(x, b)
+    return (x + s) / 2 if x >= 0 else b / (2 * (s - x))
 
 cdef inline real squareplus_backward(real g, real x, real b) noexcept nogil:
-    # (1 + x/s) / 2 cancels for x < 0; it equals b / (2 s (s - x)) there
-    cdef double s = squareplus_root(x, b)
-    cdef double d = (1 + x / s) / 2 if x >= 0 else (b / (s - x)) / (2 * s)
-    return keep_nan(x, <real>(g * d))
+    # (1 + x/s) / 2 cancels for x < 0; it equals b / (2 s (s - x)) there, divided in two steps so
+    # that s (s - x) cannot overflow
+    cdef real s = squareplus_root(x, b)
+    cdef real ratio = x / s if fabs(x) < INFINITY else <real>1     # inf / inf would be NaN
+    cdef real d = (1 + ratio) / 2 if x >= 0 else (b / (s - x)) / (2 * s)
+    return keep_nan(x, g * d)
 
 cdef inline real squareplus_backward_from_output(real g, real y, real b) noexcept nogil:
     # with x = y - b/(4y) and s = y + b/(4y): (1 + x/s) / 2 = 4y**2 / (4y**2 + b)

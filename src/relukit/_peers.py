@@ -1,0 +1,79 @@
+"""What relukit is timed against: for each op and direction, relukit's call, the fastest plain NumPy
+expression and PyTorch's function. Shared by ``python -m relukit bench`` and the asv suite.
+
+Each callable takes the data operands: ``(x,)`` for a forward, ``(g, x)`` for a backward. The
+NumPy expressions use Python scalars so that NumPy keeps the input dtype (NEP 50).
+"""
+
+import numpy as np
+
+import relukit
+
+
+def _where(cond, a, b):
+    return np.where(cond, a, b)
+
+
+# op: (relukit forward, NumPy forward, relukit backward, NumPy backward)
+OPS = {
+    "relu": (
+        relukit.relu, lambda x: np.maximum(x, 0),
+        relukit.relu_backward, lambda g, x: _where(x > 0, g, 0)),
+    "leaky_relu": (
+        relukit.leaky_relu, lambda x: _where(x > 0, x, x * 0.01),
+        relukit.leaky_relu_backward, lambda g, x: _where(x > 0, g, g * 0.01)),
+    "relu6": (
+        relukit.relu6, lambda x: np.clip(x, 0, 6),
+        relukit.relu6_backward, lambda g, x: _where((x > 0) & (x < 6), g, 0)),
+    "hardtanh": (
+        relukit.hardtanh, lambda x: np.clip(x, -1, 1),
+        relukit.hardtanh_backward, lambda g, x: _where((x > -1) & (x < 1), g, 0)),
+    "threshold": (
+        lambda x: relukit.threshold(x, 0.5, -1.0), lambda x: _where(x > 0.5, x, -1.0),
+        lambda g, x: relukit.threshold_backward(g, x, 0.5, -1.0), lambda g, x: _where(x > 0.5, g, 0)),
+    "hardshrink": (
+        relukit.hardshrink, lambda x: _where(np.abs(x) > 0.5, x, 0),
+        relukit.hardshrink_backward, lambda g, x: _where(np.abs(x) > 0.5, g, 0)),
+    "softshrink": (
+        relukit.softshrink, lambda x: _where(x > 0.5, x - 0.5, _where(x < -0.5, x + 0.5, 0)),
+        relukit.softshrink_backward, lambda g, x: _where(np.abs(x) > 0.5, g, 0)),
+    "hardsigmoid": (
+        relukit.hardsigmoid, lambda x: np.clip(x + 3, 0, 6) / 6,
+        relukit.hardsigmoid_backward, lambda g, x: _where((x > -3) & (x < 3), g / 6, 0)),
+    "hardswish": (
+        relukit.hardswish, lambda x: x * np.clip(x + 3, 0, 6) / 6,
+        relukit.hardswish_backward,
+        lambda g, x: _where(x <= -3, 0, _where(x >= 3, g, g * (2 * x + 3) / 6))),
+    "softsign": (
+        relukit.softsign, lambda x: x / (1 + np.abs(x)),
+        relukit.softsign_backward, lambda g, x: g / np.square(1 + np.abs(x))),
+    "sparse_plus": (
+        relukit.sparse_plus,
+        lambda x: _where(x <= -1, 0, _where(x >= 1, x, np.square(x + 1) / 4)),
+        relukit.sparse_plus_backward,
+        lambda g, x: _where(x <= -1, 0, _where(x >= 1, g, g * (x + 1) / 2))),
+    "squareplus": (
+        relukit.squareplus, lambda x: (x + np.sqrt(x * x + 4)) / 2,
+        relukit.squareplus_backward, lambda g, x: g * (1 + x / np.sqrt(x * x + 4)) / 2),
+}
+
+
+def torch_peers(torch):
+    """op: (PyTorch forward, PyTorch backward) on tensors; None where PyTorch has no such op."""
+    F, aten = torch.nn.functional, torch.ops.aten
+    return {
+        "relu": (torch.relu, lambda g, x: aten.threshold_backward(g, x, 0)),
+        "leaky_relu": (lambda x: F.leaky_relu(x, 0.01),
+                       lambda g, x: aten.leaky_relu_backward(g, x, 0.01, False)),
+        "relu6": (F.relu6, lambda g, x: aten.hardtanh_backward(g, x, 0, 6)),
+        "hardtanh": (F.hardtanh, lambda g, x: aten.hardtanh_backward(g, x, -1, 1)),
+        "threshold": (lambda x: F.threshold(x, 0.5, -1.0),
+                      lambda g, x: aten.threshold_backward(g, x, 0.5)),
+        "hardshrink": (F.hardshrink, lambda g, x: aten.hardshrink_backward(g, x, 0.5)),
+        "softshrink": (F.softshrink, lambda g, x: aten.softshrink_backward(g, x, 0.5)),
+        "hardsigmoid": (F.hardsigmoid, aten.hardsigmoid_backward),
+        "hardswish": (F.hardswish, aten.hardswish_backward),
+        "softsign": (F.softsign, lambda g, x: g / (1 + x.abs()).square()),
+        "sparse_plus": None,
+        "squareplus": None,
+    }
