@@ -1,0 +1,22 @@
+"""The bench and asv peers compute what relukit computes, so their timings compare like with like."""
+
+import numpy as np
+import pytest
+
+from relukit import _peers
+
+
+@pytest.mark.parametrize("op", list(_peers.OPS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numpy_peer_agrees_with_relukit(op, dtype):
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal(4001) * 4).astype(dtype)   # across every kink and saturation
+    g = rng.standard_normal(4001).astype(dtype)
+    relukit_fwd, numpy_fwd, relukit_bwd, numpy_bwd = _peers.OPS[op]
+    eps = np.finfo(dtype).eps
+    for got, expected in ((relukit_fwd(x), numpy_fwd(x)), (relukit_bwd(g, x), numpy_bwd(g, x))):
+        assert got.dtype == expected.dtype == dtype
+        # the naive peer expressions may cancel (squareplus for x < 0 loses bits in x + sqrt(..)):
+        # their error is a few eps of |x|, not of the result
+        bound = 8 * eps * (np.abs(expected) + np.abs(x))
+        assert np.all(np.abs(got.astype(np.float64) - expected) <= bound)
