@@ -14,7 +14,8 @@ import numpy as np
 
 from relukit import _dispatch
 
-_ufuncs = _dispatch.kernels.ufuncs
+_kernels = _dispatch.kernels
+_ufuncs = _kernels.ufuncs
 _u = types.SimpleNamespace(**_ufuncs)     # every ufunc by its __name__, for the wrappers' bodies
 
 
@@ -340,3 +341,102 @@ def squareplus_backward_from_output(g, y, b=4.0, **kwargs):
     """Gradient of squareplus from its output: ``g * 4y**2 / (4y**2 + b)``."""
     _check_b(b)
     return _u.squareplus_backward_from_output_ufunc(g, y, b, **kwargs)
+
+
+# ---- prelu: leaky_relu with one learned slope per channel ------------------------------------------
+def _channel_slopes(x, weight, axis, dtype):
+    """weight as slopes that broadcast along `axis` of x; a weight of size 1 is one slope."""
+    weight = np.asarray(weight, dtype=dtype)
+    if weight.ndim > 1:
+        raise ValueError(f"prelu weight must be 1-D (one slope per channel), got shape {weight.shape}")
+    if weight.size == 1:
+        return weight.reshape(())
+    ndim = np.ndim(x)
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"prelu axis {axis} is out of range for x with {ndim} dimensions")
+    axis %= ndim
+    channels = np.shape(x)[axis]
+    if weight.size != channels:
+        raise ValueError(f"prelu weight has {weight.size} slopes but x has {channels} channels "
+                         f"along axis {axis}")
+    return weight.reshape((channels,) + (1,) * (ndim - axis - 1))
+
+
+def _float_dtype(*arrays):
+    dtype = np.result_type(*arrays)
+    if dtype.kind in "biu":
+        return np.result_type(dtype, np.float16) if dtype.kind == "b" else np.dtype(np.float64)
+    if dtype.kind != "f":
+        raise TypeError(f"prelu needs real numbers, got {dtype}")
+    return dtype
+
+
+def prelu(x, weight, axis=1, **kwargs):
+    """Parametric ReLU: ``x`` where ``x > 0``, else ``weight[c] * x`` for the channel ``c`` of x.
+
+    Parameters
+    ----------
+    x : array_like
+    weight : array_like
+        One slope (size 1) or one per channel: ``x.shape[axis]`` slopes. Cast to x's float dtype.
+    axis : int, default 1
+        The channel axis (1 as in PyTorch's NCHW layout; -1 for channels last).
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ...), as for ``leaky_relu``.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([[-1.0, -1.0], [2.0, -2.0]])
+    >>> relukit.prelu(x, np.array([0.1, 0.5]), axis=1)
+    array([[-0.1, -0.5],
+           [ 2. , -1. ]])
+    """
+    dtype = _float_dtype(x)
+    return _u.leaky_relu_ufunc(x, _channel_slopes(x, weight, axis, dtype), **kwargs)
+
+
+def prelu_backward(g, x, weight, axis=1, **kwargs):
+    """Gradient of prelu with respect to its input: ``g`` where ``x > 0``, else ``weight[c] * g``."""
+    dtype = _float_dtype(g, x)
+    return _u.leaky_relu_backward_ufunc(g, x, _channel_slopes(x, weight, axis, dtype), **kwargs)
+
+
+def prelu_weight_grad(g, x, weight, axis=1):
+    """Gradient of prelu with respect to its weight: ``sum(where(x > 0, 0, x * g))`` per channel.
+
+    Summed over every axis but ``axis`` (over everything for a weight of size 1), in float64, in an
+    order fixed by the shape alone: the result is bitwise the same for every thread count and SIMD
+    level. Returns an array shaped like ``weight`` in the dtype of ``g`` and ``x``.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([[-1.0, 3.0], [-2.0, -4.0]])
+    >>> relukit.prelu_weight_grad(np.ones_like(x), x, np.array([0.25, 0.25]))
+    array([-3., -4.])
+    """
+    x, g = np.asarray(x), np.asarray(g)
+    if g.shape != x.shape:
+        raise ValueError(f"prelu_weight_grad needs g and x of one shape, got {g.shape} and {x.shape}")
+    dtype = _float_dtype(g, x)
+    weight_shape = np.shape(weight)
+    slopes = _channel_slopes(x, weight, axis, dtype)
+    if slopes.ndim == 0:
+        outer, channels, inner = 1, 1, x.size
+    else:
+        axis %= x.ndim
+        outer = int(np.prod(x.shape[:axis]))
+        channels, inner = x.shape[axis], int(np.prod(x.shape[axis + 1:]))
+    out = np.zeros(channels, np.float64)
+    if x.size:
+        compute = np.float32 if dtype == np.float16 else dtype   # float16 sums through float32
+        g = np.ascontiguousarray(g, dtype=compute).reshape(-1)
+        x = np.ascontiguousarray(x, dtype=compute).reshape(-1)
+        scratch = np.empty(_kernels.prelu_scratch_size(outer, channels, inner), np.float64)
+        _kernels.prelu_weight_grad(g, x, outer, channels, inner, scratch, out)
+    return out.astype(dtype).reshape(weight_shape)
+
+
+for _f in (prelu, prelu_backward, prelu_weight_grad):
+    _f.__module__ = "relukit"

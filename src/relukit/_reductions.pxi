@@ -1,0 +1,145 @@
+# Reductions that are not elementwise (included by _kernels.pyx.tp, compiled per SIMD level).
+#
+# Determinism: a result must not depend on the thread count or the SIMD level. The summation order
+# is therefore fixed by the shape alone: the work is cut into items whose bounds depend only on the
+# shape, items run in parallel into their own partial sums, and partials are added in item order.
+# Inside an item, long rows are summed with LANES independent accumulators (element i feeds
+# accumulator i % LANES, which 4-, 8- and 16-wide vectors all compute alike). Sums run in double.
+
+cdef enum:
+    LANES = 16
+    ITEM = 16384             # about this many elements per work item
+    SHORT_ROW = 64           # rows shorter than this are summed across rows instead
+    MAX_SCRATCH = 1 << 20    # doubles of partial sums (8 MiB), whatever the shape
+
+cdef inline double prelu_slope_term(double g, double x) noexcept nogil:
+    # dL/dw for one element: x * g where the slope was used (x <= 0), else 0 (a select: an inf or
+    # NaN g at a positive x does not reach the weight); NaN in x gives NaN
+    return keep_nan(x, x * g if x <= 0 else 0)
+
+cdef double row_sum(const real* g, const real* x, npy_intp n) noexcept nogil:
+    cdef double acc[LANES]
+    cdef npy_intp i = 0
+    cdef int j, width
+    for j in range(LANES):
+        acc[j] = 0
+    while i + LANES <= n:
+        for j in range(LANES):
+            acc[j] += prelu_slope_term(g[i + j], x[i + j])
+        i += LANES
+    for j in range(n - i):
+        acc[j] += prelu_slope_term(g[i + j], x[i + j])
+    width = LANES // 2
+    while width:
+        for j in range(width):
+            acc[j] += acc[j + width]
+        width //= 2
+    return acc[0]
+
+cdef inline npy_intp cdiv(npy_intp a, npy_intp b) noexcept nogil:
+    return (a + b - 1) // b
+
+cdef struct Layout:
+    npy_intp outer, channels, inner
+    npy_intp width                # channels * inner: one outer row
+    npy_intp rows_per_item        # outer rows per item
+    npy_intp chunk                # elements of a row (long rows) or of the slab (short) per item
+
+cdef Layout make_layout(npy_intp outer, npy_intp channels, npy_intp inner) noexcept nogil:
+    cdef Layout L
+    L.outer, L.channels, L.inner, L.width = outer, channels, inner, channels * inner
+    if inner >= SHORT_ROW:
+        L.chunk = min(inner, ITEM)
+        L.rows_per_item = max(1, ITEM // inner)
+    else:
+        # each row block keeps a slab of `width` partial sums: fewer, taller blocks when it is wide
+        L.chunk = max(1, min(L.width, ITEM))
+        L.rows_per_item = max(1, ITEM // L.chunk)
+        L.rows_per_item = max(L.rows_per_item, cdiv(outer, max(1, MAX_SCRATCH // max(1, L.width))))
+    return L
+
+cdef inline npy_intp row_blocks(const Layout* L) noexcept nogil:
+    return cdiv(L.outer, L.rows_per_item)
+
+cdef inline npy_intp row_chunks(const Layout* L) noexcept nogil:
+    return cdiv(L.inner, L.chunk)
+
+cdef inline npy_intp slab_chunks(const Layout* L) noexcept nogil:
+    return cdiv(L.width, L.chunk)
+
+cdef void long_rows_item(const real* g, const real* x, const Layout* L, npy_intp item,
+                         double* partial) noexcept nogil:
+    """Item (block, channel, chunk): one channel's elements in a block of rows and one chunk."""
+    cdef npy_intp nchunks = row_chunks(L), block = item // (L.channels * nchunks)
+    cdef npy_intp c = (item // nchunks) % L.channels, start = (item % nchunks) * L.chunk
+    cdef npy_intp stop = min(start + L.chunk, L.inner), o, offset
+    cdef double total = 0
+    for o in range(block * L.rows_per_item, min((block + 1) * L.rows_per_item, L.outer)):
+        offset = (o * L.channels + c) * L.inner + start
+        total += row_sum(g + offset, x + offset, stop - start)
+    partial[0] = total
+
+cdef void short_rows_item(const real* g, const real* x, const Layout* L, npy_intp item,
+                          double* slabs) noexcept nogil:
+    """Item (block, slab chunk): elementwise sums over a block of rows, for one chunk of the
+    (channels * inner) slab, into that block's slab."""
+    cdef npy_intp block = item // slab_chunks(L), start = (item % slab_chunks(L)) * L.chunk
+    cdef npy_intp stop = min(start + L.chunk, L.width), o, j
+    cdef double* slab = slabs + block * L.width
+    cdef const real* gr
+    cdef const real* xr
+    for j in range(start, stop):
+        slab[j] = 0
+    for o in range(block * L.rows_per_item, min((block + 1) * L.rows_per_item, L.outer)):
+        gr, xr = g + o * L.width, x + o * L.width
+        for j in range(start, stop):
+            slab[j] += prelu_slope_term(gr[j], xr[j])
+
+def prelu_scratch_size(npy_intp outer, npy_intp channels, npy_intp inner):
+    """Length of the float64 scratch array prelu_weight_grad needs."""
+    cdef Layout L = make_layout(outer, channels, inner)
+    if inner >= SHORT_ROW:
+        return row_blocks(&L) * channels * row_chunks(&L)
+    return row_blocks(&L) * L.width
+
+def prelu_weight_grad(const real[::1] g, const real[::1] x, npy_intp outer, npy_intp channels,
+                      npy_intp inner, double[::1] scratch, double[::1] out):
+    """out[c] = sum of prelu_slope_term over channel c of g, x viewed as (outer, channels, inner).
+
+    `scratch` is a float64 array of prelu_scratch_size(...) elements."""
+    cdef Layout L = make_layout(outer, channels, inner)
+    cdef npy_intp nitems, k, c, b, i, width = L.width
+    cdef int nt = threads_for(x.shape[0], 0)
+    cdef double* part = &scratch[0]
+    cdef double total
+    with nogil:
+        if inner >= SHORT_ROW:
+            nitems = row_blocks(&L) * channels * row_chunks(&L)
+            if nt <= 1:
+                for k in range(nitems):
+                    long_rows_item(&g[0], &x[0], &L, k, part + k)
+            else:
+                for k in prange(nitems, num_threads=nt, schedule='static'):
+                    long_rows_item(&g[0], &x[0], &L, k, part + k)
+            # items are ordered (block, channel, chunk): add them per channel in that order
+            for c in range(channels):
+                out[c] = 0
+            for k in range(nitems):
+                c = (k // row_chunks(&L)) % channels
+                out[c] += part[k]
+        else:
+            nitems = row_blocks(&L) * slab_chunks(&L)
+            if nt <= 1:
+                for k in range(nitems):
+                    short_rows_item(&g[0], &x[0], &L, k, part)
+            else:
+                for k in prange(nitems, num_threads=nt, schedule='static'):
+                    short_rows_item(&g[0], &x[0], &L, k, part)
+            for b in range(1, row_blocks(&L)):
+                for i in range(width):
+                    part[i] += part[b * width + i]
+            for c in range(channels):
+                total = 0
+                for i in range(inner):
+                    total += part[c * inner + i]
+                out[c] = total
