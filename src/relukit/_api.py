@@ -438,5 +438,92 @@ def prelu_weight_grad(g, x, weight, axis=1):
     return out.astype(dtype).reshape(weight_shape)
 
 
-for _f in (prelu, prelu_backward, prelu_weight_grad):
+# ---- rrelu: leaky_relu with a random slope per element in training --------------------------------
+def _check_rrelu(lower, upper):
+    _require(operator.ge, lower, 0.0, "rrelu needs lower >= 0")
+    _require(operator.le, lower, upper, "rrelu needs lower <= upper")
+
+
+def _rrelu_key(seed):
+    if seed is None:
+        raise ValueError("rrelu in training mode needs a seed: the forward and the backward must "
+                         "draw the same slopes (pass the same int to both)")
+    return int(np.random.SeedSequence(seed).generate_state(1, np.uint64)[0])
+
+
+def _rrelu_train(g, x, lower, upper, seed, backward, out=None, **kwargs):
+    if kwargs:
+        raise TypeError(f"rrelu in training mode takes out= but no other ufunc keywords, "
+                        f"got {sorted(kwargs)}")
+    key = _rrelu_key(seed)
+    x = np.asarray(x)
+    dtype = _float_dtype(x) if g is None else _float_dtype(g, x)
+    if g is not None and np.shape(g) != x.shape:
+        raise ValueError(f"rrelu_backward needs g and x of one shape, got {np.shape(g)} and {x.shape}")
+    compute = np.float32 if dtype == np.float16 else dtype      # float16 computes in float32
+    xc = np.ascontiguousarray(x, dtype=compute).reshape(-1)
+    gc = xc if g is None else np.ascontiguousarray(g, dtype=compute).reshape(-1)
+    result = np.empty(x.shape, compute)
+    _kernels.rrelu_train(gc, xc, result.reshape(-1), key, lower, upper, backward)
+    if out is None:
+        return result.astype(dtype, copy=False)[()]     # a 0-d input gives a scalar, as a ufunc
+    out = out[0] if isinstance(out, tuple) else out
+    np.copyto(out, result, casting="same_kind")
+    return out
+
+
+def rrelu(x, lower=1 / 8, upper=1 / 3, training=False, seed=None, **kwargs):
+    """Randomized leaky ReLU: ``x`` where ``x > 0``, else ``r * x``.
+
+    In training ``r`` is drawn uniformly from ``[lower, upper)`` for every element, from a
+    counter-based generator keyed by ``(seed, element index in C order)``: the same seed gives the
+    same slopes for any thread count, SIMD level or chunking, and ``rrelu_backward`` recomputes
+    them from the seed instead of storing them. Out of training ``r = (lower + upper) / 2``
+    (``leaky_relu`` with that slope). Needs ``0 <= lower <= upper``.
+
+    Parameters
+    ----------
+    x : array_like
+    lower, upper : float, default 1/8 and 1/3
+    training : bool, default False
+    seed : int, needed when training
+        Any non-negative int (mixed by ``np.random.SeedSequence``); use a new one per step.
+    **kwargs
+        NumPy ufunc keywords; in training only ``out``.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> relukit.rrelu(np.array([-1.0, 2.0]), lower=0.1, upper=0.3)
+    array([-0.2,  2. ])
+    >>> y = relukit.rrelu(np.array([-1.0, 2.0]), training=True, seed=7)
+    >>> bool(-0.3 < y[0] <= -0.1), float(y[1])
+    (True, 2.0)
+    """
+    _check_rrelu(lower, upper)
+    if training:
+        return _rrelu_train(None, x, lower, upper, seed, False, **kwargs)
+    return _u.leaky_relu_ufunc(x, (lower + upper) / 2, **kwargs)
+
+
+def rrelu_backward(g, x, lower=1 / 8, upper=1 / 3, training=False, seed=None, **kwargs):
+    """Gradient of rrelu: ``g`` where ``x > 0``, else ``r * g`` with the forward's slopes.
+
+    Pass the parameters and the seed the forward used.
+    """
+    _check_rrelu(lower, upper)
+    if training:
+        return _rrelu_train(g, x, lower, upper, seed, True, **kwargs)
+    return _u.leaky_relu_backward_ufunc(g, x, (lower + upper) / 2, **kwargs)
+
+
+def rrelu_backward_from_output(g, y, lower=1 / 8, upper=1 / 3, training=False, seed=None,
+                               **kwargs):
+    """Gradient of rrelu from its output: every slope is >= lower >= 0, so ``y > 0`` exactly where
+    ``x > 0`` and this equals ``rrelu_backward(g, x, ...)``."""
+    return rrelu_backward(g, y, lower, upper, training, seed, **kwargs)
+
+
+for _f in (prelu, prelu_backward, prelu_weight_grad, rrelu, rrelu_backward,
+           rrelu_backward_from_output):
     _f.__module__ = "relukit"

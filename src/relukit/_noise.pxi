@@ -1,0 +1,50 @@
+# rrelu in training mode: elementwise, but its slope depends on the element's position, which a
+# ufunc inner loop never sees. So these kernels run over whole C-ordered arrays, and the slope of
+# element i is a pure function of (seed, i): a counter-based generator (SplitMix64's finaliser on
+# a Weyl sequence), so the noise does not depend on threads, chunking or SIMD level, and the
+# backward recomputes it instead of storing it.
+
+from libc.stdint cimport uint64_t
+
+cdef inline uint64_t mix64(uint64_t z) noexcept nogil:
+    z = (z ^ (z >> 30)) * <uint64_t>0xBF58476D1CE4E5B9
+    z = (z ^ (z >> 27)) * <uint64_t>0x94D049BB133111EB
+    return z ^ (z >> 31)
+
+cdef inline real uniform_slope(uint64_t key, npy_intp i, real lower, real width) noexcept nogil:
+    """lower + width * U, U uniform on [0, 1) with 24 (float32) or 53 (float64) random bits."""
+    cdef uint64_t bits = mix64(key + <uint64_t>(i + 1) * <uint64_t>0x9E3779B97F4A7C15)
+    cdef real unit
+    if real is float:
+        unit = <float>(bits >> 40) * <float>5.9604644775390625e-08           # 2**-24
+    else:
+        unit = <double>(bits >> 11) * 1.1102230246251565e-16                  # 2**-53
+    return lower + width * unit
+
+cdef void rrelu_piece(const real* g, const real* x, real* out, npy_intp start, npy_intp stop,
+                      uint64_t key, real lower, real width, bint backward) noexcept nogil:
+    cdef npy_intp i
+    cdef real v, slope
+    for i in range(start, stop):
+        v, slope = x[i], uniform_slope(key, i, lower, width)
+        if backward:
+            out[i] = keep_nan(v, g[i] if v > 0 else g[i] * slope)
+        else:
+            out[i] = v if v > 0 else v * slope
+
+def rrelu_train(const real[::1] g, const real[::1] x, real[::1] out, uint64_t key, real lower,
+                real upper, bint backward):
+    """Forward (`g` unused) or backward of rrelu in training mode over C-ordered flat arrays."""
+    cdef npy_intp n = x.shape[0], chunk, c
+    cdef real width = upper - lower
+    cdef int nt = threads_for(n, 0)
+    if n == 0:
+        return
+    with nogil:
+        if nt <= 1:
+            rrelu_piece(&g[0], &x[0], &out[0], 0, n, key, lower, width, backward)
+        else:
+            chunk = cdiv(cdiv(n, nt), CHUNK_ALIGN) * CHUNK_ALIGN
+            for c in prange(cdiv(n, chunk), num_threads=nt, schedule='static'):
+                rrelu_piece(&g[0], &x[0], &out[0], c * chunk, min(n, (c + 1) * chunk),
+                            key, lower, width, backward)

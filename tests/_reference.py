@@ -1,0 +1,717 @@
+"""The activation family as one table: every op's public functions, parameters to test, exact
+reference maths, accuracy class, kinks and hard points. ``test_family.py`` runs every check over it.
+
+Adding an op is adding one ``Op(...)`` entry to ``OPS``. The reference protocol:
+
+- ``f``, ``df`` and ``dfy`` are *scalar formulas* ``(x, *params, M)``: the op, its derivative and
+  (for ops with a backward from the output) the derivative as a function of ``y = f(x)``. They are
+  written once with Python operators, ``if``, and the maths namespace ``M`` (``M.num``,
+  ``M.sqrt``, ``M.exp``, ``M.expm1``, ``M.log1p``, ``M.tanh``, ``M.erf``, ``M.isinf``, ...), so
+  the same text runs on two number kinds:
+
+  * ``FLOAT``: Python floats (IEEE binary64), used for float16 and float32 outputs. A formula
+    without cancellation has a relative error of a few 2**-53, i.e. ~1e-8 float32 ULP: far below
+    every bound.
+  * the op's ``backend`` for float64 outputs: ``"decimal"`` (stdlib, 60 significant digits, exact
+    conversion from binary floats; +-*/ and sqrt, exp, ln correctly rounded) or ``"mpmath"``
+    (200 bits; erf, tanh, ... for the transcendental ops; needs mpmath, the tests skip without).
+
+  A formula sees finite values and ``+-inf`` (never NaN: the harness handles NaN first). Where a
+  derivative is exactly zero on a region (a dead unit, a clipped side) it returns 0: the backward
+  must then be a select (0 whatever g holds). Where it only tends to 0 (``x -> +-inf`` of a smooth
+  function) it returns ``None``: there a finite g must give 0, and g = +-inf / NaN is not specified.
+- ``ulp`` gives the accuracy class per kind (``forward``, ``backward``, ``from_output``): 0 means
+  bitwise equal to the obvious NumPy expression in ``numpy`` (same dtype; float16 computed in
+  float32 and rounded once), N > 0 means at most N representable steps from the correctly rounded
+  result in float32 and float64. float16 is always checked against the float32 path rounded once.
+
+``python tests/_reference.py`` prints the measured max-ULP table (see ``ulp_table``).
+"""
+
+from __future__ import annotations
+
+import decimal
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+import relukit
+from _support import FLOAT_DTYPES, make_data, special_values
+
+KINDS = ("forward", "backward", "from_output")
+
+
+# ---- number kinds ----------------------------------------------------------------------------------
+class FLOAT:
+    """Python floats: the reference for float16 and float32 outputs."""
+
+    name = "float64"
+    num = float
+    sqrt = math.sqrt
+    exp = math.exp
+    expm1 = math.expm1
+    log = math.log
+    log1p = math.log1p
+    tanh = math.tanh
+    erf = math.erf
+    erfc = math.erfc
+    isinf = math.isinf
+
+    @staticmethod
+    def pair(v):
+        v = float(v)
+        return v, 0.0
+
+
+_DEC = decimal.Context(prec=60, Emin=-10**7, Emax=10**7, traps=[])
+
+
+class DECIMAL:
+    """Decimal at 60 digits (~200 bits); ``num`` converts a binary float exactly."""
+
+    name = "decimal"
+    num = decimal.Decimal
+
+    @staticmethod
+    def sqrt(d):
+        return d.sqrt(_DEC)
+
+    @staticmethod
+    def exp(d):
+        return d.exp(_DEC)
+
+    @staticmethod
+    def expm1(d):
+        # exp(d) - 1 cancels for tiny d: sum the series there (|d| < 1e-10 needs 6 terms)
+        if abs(d) < decimal.Decimal("1e-10"):
+            return d + d * d / 2 + d ** 3 / 6 + d ** 4 / 24
+        return d.exp(_DEC) - 1
+
+    @staticmethod
+    def log(d):
+        return d.ln(_DEC)
+
+    @staticmethod
+    def log1p(d):
+        return (1 + d).ln(_DEC) if abs(d) > decimal.Decimal("1e-10") else d - d * d / 2 + d ** 3 / 3
+
+    @staticmethod
+    def tanh(d):
+        if d.is_infinite():
+            return decimal.Decimal(1 if d > 0 else -1)
+        e = DECIMAL.expm1(2 * d)
+        return e / (e + 2)
+
+    @staticmethod
+    def erf(d):
+        raise NotImplementedError("erf needs backend='mpmath'")
+
+    erfc = erf
+
+    @staticmethod
+    def isinf(d):
+        return d.is_infinite()
+
+    @staticmethod
+    def pair(v):
+        """(hi, lo) floats with hi = v correctly rounded and hi + lo = v to ~2**-106."""
+        if not isinstance(v, decimal.Decimal):
+            v = decimal.Decimal(v)
+        if v.is_nan():
+            return math.nan, 0.0
+        hi = float(v)                     # correctly rounded (Python's string conversion)
+        if math.isinf(hi):
+            return hi, 0.0
+        return hi, float(v - decimal.Decimal(hi))
+
+
+class MPMATH:
+    """mpmath at 200 bits, for ops whose maths Decimal lacks (erf, ...). Imported on first use."""
+
+    name = "mpmath"
+
+    def __getattr__(self, attr):
+        import mpmath
+
+        mp = mpmath.mp.clone() if hasattr(mpmath.mp, "clone") else mpmath.mp
+        mp.prec = 200
+        table = {"num": mp.mpf, "sqrt": mp.sqrt, "exp": mp.exp, "expm1": mp.expm1, "log": mp.log,
+                 "log1p": mp.log1p, "tanh": mp.tanh, "erf": mp.erf, "erfc": mp.erfc,
+                 "isinf": mp.isinf,
+                 "pair": lambda v: (float(v), 0.0) if not mp.isfinite(v) or math.isinf(float(v))
+                 else (float(v), float(v - mp.mpf(float(v))))}
+        return table[attr]
+
+
+BACKENDS = {"decimal": DECIMAL, "mpmath": MPMATH()}
+
+
+# ---- NumPy expressions for the bitwise class -------------------------------------------------------
+def _np(fn):
+    """Run fn on the operands in the compute dtype (float16 -> float32) and round once."""
+    def wrapped(*args):
+        arrays = [np.asarray(a) for a in args]
+        out_dt = arrays[0].dtype
+        c = np.dtype(np.float32) if out_dt == np.float16 else out_dt
+        with np.errstate(all="ignore"):
+            r = fn(*[a.astype(c) for a in arrays])
+            return np.asarray(np.asarray(r).astype(out_dt))
+    return wrapped
+
+
+def _select(mask, g, x):
+    """g where mask, +0 elsewhere, NaN where x is NaN: the backward's select."""
+    return np.where(np.isnan(x), x, np.where(mask, g, g.dtype.type(0)))
+
+
+# ---- the table ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Op:
+    name: str
+    f: Callable                         # f(x, *p, M)
+    df: Callable                        # f'(x, *p, M); 0 on select regions, None for limit zeros
+    dfy: Callable | None = None         # f' as a function of y; None: no from_output
+    params: tuple = ()                  # parameter names, in call order
+    defaults: tuple | None = ()         # None: parameters are required (threshold)
+    param_sets: tuple = ((),)           # values to test; param_sets[0] == defaults when any
+    ulp: dict = field(default_factory=dict)     # kind -> steps from CR; 0 = bitwise vs `numpy`
+    numpy: dict = field(default_factory=dict)   # kind -> obvious NumPy expression
+    kinks: Callable = lambda *p: ()     # x where the derivative jumps (kink conventions)
+    hard: Callable = lambda dt, *p: ()  # further hard inputs (overflow thresholds, saturation)
+    fo_valid: Callable = lambda *p: True        # from_output allowed with these params
+    # from_output vs from_input (test 4): mask of compared points (documented exclusions) and the
+    # bound in steps (0 = bitwise)
+    fo_keep: Callable = lambda x, y, *p: np.ones(np.shape(x), bool)
+    fo_steps: int = 0
+    conventions: tuple = ()             # (x, params or None for the first set, f(x), f'(x))
+    invalid: tuple = ()                 # (kinds, params, parameter named in the message)
+    nan_param: str = "value"            # "value": NaN params follow `numpy`; "raises": ValueError
+    backend: str = "decimal"
+    fd_sets: tuple | None = None        # parameter sets for the finite-difference test
+
+    # -- the public functions
+    @property
+    def functions(self):
+        out = {"forward": getattr(relukit, self.name),
+               "backward": getattr(relukit, self.name + "_backward")}
+        if self.dfy is not None:
+            out["from_output"] = getattr(relukit, self.name + "_backward_from_output")
+        return out
+
+    @property
+    def kinds(self):
+        return KINDS if self.dfy is not None else KINDS[:2]
+
+    def call(self, kind, data, params=None, **kwargs):
+        """The public function of `kind` on data operands; params=None calls with defaults."""
+        f = self.functions[kind]
+        if params is None:
+            params = self.param_sets[0]
+            if self.defaults is not None:
+                return f(*data, **kwargs)
+        return f(*data, *params, **kwargs)
+
+    def sets(self, kind):
+        """Parameter sets valid for `kind` (from_output may forbid some)."""
+        return tuple(p for p in self.param_sets if kind != "from_output" or self.fo_valid(*p))
+
+    def nonparam(self):
+        return not self.params
+
+
+def _neighbours(v, dtype, steps=(1, 2, 5)):
+    """v and its 1, 2, 5-step neighbours in dtype."""
+    v = dtype.type(v)
+    out = [v]
+    for direction in (np.inf, -np.inf):
+        w = v
+        done = 0
+        for s in steps:
+            while done < s:
+                w = np.nextafter(w, dtype.type(direction))
+                done += 1
+            out.append(w)
+    return out
+
+
+def _in_range(values, dtype):
+    fmax = float(np.finfo(dtype).max)
+    return [float(v) for v in values if math.isnan(float(v)) or math.isinf(float(v))
+            or abs(float(v)) <= fmax]
+
+
+def _both_signs(*vals):
+    return [s * v for v in vals for s in (1.0, -1.0)]
+
+
+# relu, leaky_relu, relu6, hardtanh, threshold, hardshrink: bitwise class
+_BITWISE = {"forward": 0, "backward": 0, "from_output": 0}
+
+RELU = Op(
+    "relu",
+    f=lambda x, M: x if x > 0 else 0,
+    df=lambda x, M: 1 if x > 0 else 0,
+    dfy=lambda y, M: 1 if y > 0 else 0,
+    ulp=_BITWISE,
+    numpy={"forward": _np(lambda x: np.maximum(x, 0)),
+           "backward": _np(lambda g, x: _select(x > 0, g, x)),
+           "from_output": _np(lambda g, y: _select(y > 0, g, y))},
+    kinks=lambda: (0.0,),
+    conventions=((0.0, None, 0.0, 0), (-np.inf, None, 0.0, 0), (np.inf, None, np.inf, 1)),
+)
+
+LEAKY_RELU = Op(
+    "leaky_relu",
+    f=lambda x, s, M: x if x > 0 else s * x,
+    df=lambda x, s, M: 1 if x > 0 else s,
+    dfy=lambda y, s, M: 1 if y > 0 else s,
+    params=("negative_slope",),
+    defaults=(0.01,),
+    param_sets=((0.01,), (0.2,), (0.0,), (3.5,), (-0.5,)),
+    ulp=_BITWISE,
+    numpy={"forward": _np(lambda x, s: np.where(x > 0, x, x * s)),
+           "backward": _np(lambda g, x, s: np.where(np.isnan(x), x, np.where(x > 0, g, g * s))),
+           "from_output": _np(lambda g, y, s: np.where(np.isnan(y), y,
+                                                       np.where(y > 0, g, g * s)))},
+    kinks=lambda s: (0.0,),
+    fo_valid=lambda s: s >= 0,
+    conventions=((0.0, (0.25,), 0.0, 0.25),),
+    invalid=((("from_output",), (-0.1,), "negative_slope"),),
+)
+
+RELU6 = Op(
+    "relu6",
+    f=lambda x, M: 0 if x <= 0 else (6 if x >= 6 else x),
+    df=lambda x, M: 1 if 0 < x < 6 else 0,
+    dfy=lambda y, M: 1 if 0 < y < 6 else 0,
+    ulp=_BITWISE,
+    numpy={"forward": _np(lambda x: np.minimum(np.maximum(x, 0), 6)),
+           "backward": _np(lambda g, x: _select((x > 0) & (x < 6), g, x)),
+           "from_output": _np(lambda g, y: _select((y > 0) & (y < 6), g, y))},
+    kinks=lambda: (0.0, 6.0),
+    conventions=((0.0, None, 0.0, 0), (6.0, None, 6.0, 0), (3.0, None, 3.0, 1),
+                 (-np.inf, None, 0.0, 0), (np.inf, None, 6.0, 0)),
+)
+
+HARDTANH = Op(
+    "hardtanh",
+    f=lambda x, lo, hi, M: lo if x < lo else (hi if x > hi else x),
+    df=lambda x, lo, hi, M: 1 if lo < x < hi else 0,
+    dfy=lambda y, lo, hi, M: 1 if lo < y < hi else 0,
+    params=("min_val", "max_val"),
+    defaults=(-1.0, 1.0),
+    param_sets=((-1.0, 1.0), (0.0, 6.0), (-0.3, 0.7), (-1.0, -0.0), (2.0, 2.0),
+                (-np.inf, np.inf)),
+    ulp=_BITWISE,
+    numpy={"forward": _np(lambda x, lo, hi: np.clip(x, lo, hi)),
+           "backward": _np(lambda g, x, lo, hi: _select((x > lo) & (x < hi), g, x)),
+           "from_output": _np(lambda g, y, lo, hi: _select((y > lo) & (y < hi), g, y))},
+    kinks=lambda lo, hi: (lo, hi),
+    conventions=((-1.0, None, -1.0, 0), (1.0, None, 1.0, 0), (0.5, None, 0.5, 1),
+                 (-np.inf, None, -1.0, 0), (np.inf, None, 1.0, 0)),
+    invalid=((KINDS, (1.0, -1.0), "min_val"), (KINDS, (np.nan, 1.0), "min_val"),
+             (KINDS, (np.array([0.0, 2.0]), np.array([1.0, 1.0])), "min_val")),
+    nan_param="raises",
+)
+
+THRESHOLD = Op(
+    "threshold",
+    f=lambda x, t, v, M: v if x <= t else x,
+    df=lambda x, t, v, M: 1 if x > t else 0,
+    dfy=lambda y, t, v, M: 1 if y > t else 0,
+    params=("threshold", "value"),
+    defaults=None,
+    param_sets=((0.0, 0.0), (1.0, -5.0), (-1.0, 2.0), (0.3, 0.3), (-0.0, -20.0)),
+    ulp=_BITWISE,
+    # PyTorch's comparison, `x <= t ? v : x`: NaN in x passes through
+    numpy={"forward": _np(lambda x, t, v: np.where(x <= t, v, x)),
+           "backward": _np(lambda g, x, t, v: _select(x > t, g, x)),
+           "from_output": _np(lambda g, y, t, v: _select(y > t, g, y))},
+    kinks=lambda t, v: (t,),
+    fo_valid=lambda t, v: v <= t,
+    conventions=((1.0, (1.0, -5.0), -5.0, 0), (1.5, (1.0, -5.0), 1.5, 1),
+                 (-np.inf, (1.0, -5.0), -5.0, 0), (np.inf, (1.0, -5.0), np.inf, 1)),
+    invalid=((("from_output",), (0.0, 1.0), "value"),
+             (("from_output",), (np.nan, 0.0), "value"),
+             (("from_output",), (np.array([0.0, 1.0]), np.array([0.0, 1.5])), "value")),
+)
+
+HARDSHRINK = Op(
+    "hardshrink",
+    f=lambda x, lam, M: 0 if -lam <= x <= lam else x,
+    df=lambda x, lam, M: 0 if -lam <= x <= lam else 1,
+    dfy=lambda y, lam, M: 0 if -lam <= y <= lam else 1,
+    params=("lambd",),
+    defaults=(0.5,),
+    param_sets=((0.5,), (0.0,), (1.25,), (0.3,), (-1.0,)),
+    ulp=_BITWISE,
+    numpy={"forward": _np(lambda x, lam: np.where((x >= -lam) & (x <= lam), x.dtype.type(0), x)),
+           "backward": _np(lambda g, x, lam: _select(~((x >= -lam) & (x <= lam)), g, x)),
+           "from_output": _np(lambda g, y, lam: _select(~((y >= -lam) & (y <= lam)), g, y))},
+    kinks=lambda lam: (-lam, lam),
+    fo_valid=lambda lam: lam >= 0,
+    conventions=((0.5, None, 0.0, 0), (-0.5, None, 0.0, 0), (0.75, None, 0.75, 1),
+                 (-np.inf, None, -np.inf, 1), (np.inf, None, np.inf, 1)),
+    invalid=((("from_output",), (-0.5,), "lambd"), (("from_output",), (np.nan,), "lambd"),
+             (("from_output",), (np.array([0.5, -1e-30]),), "lambd")),
+)
+
+SOFTSHRINK = Op(
+    "softshrink",
+    f=lambda x, lam, M: x - lam if x > lam else (x + lam if x < -lam else 0),
+    df=lambda x, lam, M: 1 if (x > lam or x < -lam) else 0,
+    dfy=lambda y, lam, M: 0 if y == 0 else 1,
+    params=("lambd",),
+    defaults=(0.5,),
+    param_sets=((0.5,), (0.0,), (1.25,), (0.3,), (1e-30,)),
+    # x -/+ lambd is one rounding: within the 1-ULP class (SPEC); the gradients are selects
+    ulp={"forward": 1, "backward": 0, "from_output": 0},
+    numpy={"backward": _np(lambda g, x, lam: _select((x > lam) | (x < -lam), g, x)),
+           "from_output": _np(lambda g, y, lam: _select(y != 0, g, y))},
+    kinks=lambda lam: (-lam, lam),
+    hard=lambda dt, lam: [lam * 2, lam * 1.5, -lam * 3, 1e30, -1e30],
+    conventions=((0.5, None, 0.0, 0), (-0.5, None, 0.0, 0), (0.75, None, 0.25, 1),
+                 (-np.inf, None, -np.inf, 1), (np.inf, None, np.inf, 1)),
+    invalid=((KINDS, (-0.5,), "lambd"), (KINDS, (np.nan,), "lambd"),
+             (KINDS, (np.array([0.5, -1.0]),), "lambd")),
+    nan_param="raises",
+)
+
+HARDSIGMOID = Op(
+    "hardsigmoid",
+    f=lambda x, M: 0 if x <= -3 else (1 if x >= 3 else (x + 3) / 6),
+    df=lambda x, M: M.num(1) / 6 if -3 < x < 3 else 0,
+    dfy=lambda y, M: M.num(1) / 6 if 0 < y < 1 else 0,
+    # the gradient g/6 and from_output are one rounding; the forward two (x + 3, then / 6)
+    ulp={"forward": 1, "backward": 1, "from_output": 1},
+    kinks=lambda: (-3.0, 3.0),
+    hard=lambda dt: [0.0, 1e-8, -1e-8, 2.9999, -2.9999, 1.5, -1.5, 1e30, -1e30],
+    # y = (x + 3) / 6 rounds to exactly 1 for the last floats below 3 (and could round to 0 just
+    # above -3): from y those are saturated, so the from-output gradient is 0 there
+    fo_keep=lambda x, y: ~(((x < 3) & (y == 1)) | ((x > -3) & (y == 0))),
+    conventions=((-3.0, (), 0.0, 0), (3.0, (), 1.0, 0), (0.0, (), 0.5, 1 / 6),
+                 (-np.inf, (), 0.0, 0), (np.inf, (), 1.0, 0)),
+)
+
+HARDSWISH = Op(
+    "hardswish",
+    f=lambda x, M: 0 if x <= -3 else (x if x >= 3 else x * (x + 3) / 6),
+    df=lambda x, M: 0 if x <= -3 else (1 if x >= 3 else (2 * x + 3) / 6),
+    ulp={"forward": 1, "backward": 1},
+    kinks=lambda: (-3.0, 3.0),
+    hard=lambda dt: [-1.5, *_neighbours(-1.5, dt)[1:], 1e-8, -1e-8, 3e38, 1e30, 1.7e308,
+                     *_both_signs(float(np.finfo(dt).max))],
+    conventions=((-3.0, (), 0.0, 0), (3.0, (), 3.0, 1), (-1.5, (), -0.375, 0),
+                 (-np.inf, (), 0.0, 0), (np.inf, (), np.inf, 1)),
+)
+
+SPARSE_PLUS = Op(
+    "sparse_plus",
+    f=lambda x, M: 0 if x <= -1 else (x if x >= 1 else (x + 1) * (x + 1) / 4),
+    df=lambda x, M: 0 if x <= -1 else (1 if x >= 1 else (x + 1) / 2),
+    dfy=lambda y, M: 0 if y <= 0 else (1 if y >= 1 else M.sqrt(y)),
+    ulp={"forward": 1, "backward": 1, "from_output": 1},
+    kinks=lambda: (-1.0, 1.0),
+    hard=lambda dt: [0.0, 0.5, -0.5, 1e-300, -0.999, 0.999, 1e30, -1e30],
+    # the derivative from y is sqrt(y): condition number 1/2, so y's rounding (<= 1 step,
+    # relative <= 2u) moves it by <= u, one step; each side's own error is <= 1 step: 3 in all
+    fo_steps=3,
+    conventions=((-1.0, (), 0.0, 0), (1.0, (), 1.0, 1), (0.0, (), 0.25, 0.5),
+                 (-np.inf, (), 0.0, 0), (np.inf, (), np.inf, 1)),
+)
+
+
+def _softsign(x, M):
+    if M.isinf(x):
+        return 1 if x > 0 else -1
+    return x / (1 + abs(x))
+
+
+SOFTSIGN = Op(
+    "softsign",
+    f=_softsign,
+    df=lambda x, M: None if M.isinf(x) else M.num(1) / ((1 + abs(x)) * (1 + abs(x))),
+    dfy=lambda y, M: None if abs(y) == 1 else (1 - abs(y)) * (1 - abs(y)),
+    ulp={"forward": 4, "backward": 4, "from_output": 4},
+    kinks=lambda: (0.0,),
+    hard=lambda dt: _both_signs(0.5, 1.0, 3.0, 2.0**24, 1e15, 2.0**53, 1e30, 3e38, 1e154, 1e160,
+                                1e200, 1e300, float(np.finfo(dt).max)),
+    # From y the derivative is (1 - |y|)**2: 1 - |y| = 1/(1 + |x|) has condition number |x| in
+    # y, so y's rounding (relative <= u) becomes a relative error <= 2|x|u of the square. For
+    # |x| <= 1 that is <= 2u (<= 2 steps); with each side's own error (<= 1 step each, the float32
+    # path in double is <= 0.5) the two agree within 4 steps. Beyond |x| = 1 the from-output
+    # gradient loses log2|x| bits (inherent to the formula) and is 0 where |y| rounds to 1.
+    fo_keep=lambda x, y: np.abs(x) <= 1,
+    fo_steps=4,
+    conventions=((0.0, (), 0.0, 1), (1.0, (), 0.5, 0.25), (-3.0, (), -0.75, 1 / 16),
+                 (np.inf, (), 1.0, 0), (-np.inf, (), -1.0, 0)),
+)
+
+
+def _squareplus(x, b, M):
+    if M.isinf(x):
+        return x if x > 0 else 0
+    s = M.sqrt(x * x + b)
+    return (x + s) / 2 if x >= 0 else b / (2 * (s - x))
+
+
+def _squareplus_d(x, b, M):
+    if M.isinf(x):
+        return 1 if x > 0 else None
+    s = M.sqrt(x * x + b)
+    return (1 + x / s) / 2 if x >= 0 else b / (2 * s * (s - x))
+
+
+def _squareplus_dy(y, b, M):
+    if M.isinf(y):
+        return 1
+    if y == 0:
+        return None
+    q = 4 * y * y
+    return q / (q + b)
+
+
+def _squareplus_hard(dt, b):
+    if np.dtype(dt) == np.float64:
+        big = [1e150, 3.273390607896142e150, 1e154, 1.34e154, 1e160, 1e200, 1e300, 4.49e307,
+               4.5e307, 8.98e307, 9e307, 1e308, 1.7976931348623157e308]
+    else:
+        big = [1e18, 1e19, 1.8e19, 1.85e19, 1e20, 1e30, 3e38, 3.4028234663852886e38]
+    return [*_both_signs(*big), *_both_signs(1e-10, 1e-20, 0.5, 2.0, 10.0), 0.0]
+
+
+SQUAREPLUS = Op(
+    "squareplus",
+    f=_squareplus,
+    df=_squareplus_d,
+    dfy=_squareplus_dy,
+    params=("b",),
+    defaults=(4.0,),
+    param_sets=((4.0,), (1.0,), (0.3,), (100.0,), (1e-6,)),
+    ulp={"forward": 4, "backward": 4, "from_output": 4},
+    kinks=lambda b: (0.0,),
+    hard=_squareplus_hard,
+    # From y the derivative is 4y^2/(4y^2 + b), condition number 2b/(4y^2 + b) <= 2 in y: y's
+    # error (<= 4 steps, relative <= 8u) moves it by <= 16u, and each side adds <= 4 steps.
+    # y subnormal (x -> -inf) has lost its relative precision: excluded.
+    fo_keep=lambda x, y, b: np.abs(y) >= np.finfo(y.dtype).smallest_normal,
+    fo_steps=24,
+    conventions=((0.0, (4.0,), 1.0, 0.5), (0.0, (16.0,), 2.0, 0.5), (-3.0, (16.0,), 1.0, 0.2),
+                 (-np.inf, (4.0,), 0.0, None), (np.inf, (4.0,), np.inf, 1)),
+    invalid=((KINDS, (0.0,), "b"), (KINDS, (-1.0,), "b"), (KINDS, (-0.0,), "b"),
+             (KINDS, (np.nan,), "b"), (KINDS, (np.array([4.0, 0.0]),), "b")),
+    nan_param="raises",
+    fd_sets=((4.0,), (1.0,), (100.0,)),
+)
+
+OPS = (RELU, LEAKY_RELU, RELU6, HARDTANH, THRESHOLD, HARDSHRINK, SOFTSHRINK, HARDSIGMOID,
+       HARDSWISH, SPARSE_PLUS, SOFTSIGN, SQUAREPLUS)
+BY_NAME = {op.name: op for op in OPS}
+
+
+# ---- data ---------------------------------------------------------------------------------------------
+def cast_params(params, dtype):
+    """Parameters as the ufunc's loop sees them: cast to the data dtype."""
+    with np.errstate(all="ignore"):
+        return tuple(np.asarray(p, dtype=np.float64).astype(dtype) for p in params)
+
+
+def hard_x(op, dtype, params):
+    """Special values, every kink and its neighbours, and the op's hard points, in dtype."""
+    dtype = np.dtype(dtype)
+    p64 = [float(p) for p in cast_params(params, dtype)]
+    vals = [float(v) for v in special_values(dtype)]
+    for k in op.kinks(*p64):
+        if math.isfinite(k):
+            vals += [float(v) for v in _neighbours(k, dtype)]
+    vals += [float(v) for v in op.hard(dtype, *p64)]
+    vals = _in_range(vals, dtype)
+    with np.errstate(all="ignore"):
+        x = np.array(vals, np.float64).astype(dtype)
+    return np.unique(x) if not np.isnan(x).any() else np.concatenate(
+        [np.unique(x[~np.isnan(x)]), x[np.isnan(x)]])
+
+
+def hard_g(dtype):
+    fi = np.finfo(dtype)
+    vals = [1.0, -1.0, 0.7, -3.25, 0.0, -0.0, 2.0**20, 2.0**-20, 1e10, -1e10, 1e30, 1e300,
+            -1e300, float(fi.max) / 2, float(fi.smallest_normal), -3 * float(fi.smallest_subnormal)]
+    return np.array(_in_range(vals, dtype), np.float64).astype(dtype)
+
+
+def accuracy_data(op, kind, dtype, params, n=1500, seed=0):
+    """Operands for `kind`: random data with special values (make_data), then the hard points
+    (for a backward: every hard x with every hard g). A from-output y is a forward output."""
+    dtype = np.dtype(dtype)
+    x = make_data(n, dtype, seed=seed)
+    hx = hard_x(op, dtype, params)
+    if kind == "forward":
+        return (np.concatenate([x, hx]),)
+    g = make_data(n, dtype, seed=seed + 1000)
+    hg = hard_g(dtype)
+    xs = np.concatenate([x, np.repeat(hx, len(hg))])
+    gs = np.concatenate([g, np.tile(hg, len(hx))])
+    if kind == "backward":
+        return gs, xs
+    p = cast_params(params, dtype)
+    y = op.call("forward", [xs], p)
+    return gs, y
+
+
+# ---- reference values -------------------------------------------------------------------------------
+def _grad(g, d, M):
+    """g * d with the select rule: d == 0 -> 0 whatever g is; d None (a limit zero) -> 0 for a
+    finite g, unspecified (None) otherwise; g NaN -> NaN; g = +-inf -> +-inf * sign(d)."""
+    if d is None:
+        return 0 if math.isfinite(g) else None
+    if d == 0:
+        return 0
+    if math.isnan(g):
+        return math.nan
+    if math.isinf(g):
+        return g if d > 0 else -g
+    return M.num(g) * d
+
+
+def reference(op, kind, data, params, dtype):
+    """Exact values of `kind` on data operands, as float64 arrays (hi, lo, care): hi + lo is the
+    exact value (lo = 0 for float16/float32 outputs: hi alone is within ~2**-50 relative there),
+    care False where the value is unspecified (g = +-inf or NaN times a limit zero)."""
+    dtype = np.dtype(dtype)
+    M = FLOAT if dtype != np.float64 else BACKENDS[op.backend]
+    p = cast_params(params, dtype)
+    arrays = np.broadcast_arrays(*[np.asarray(a) for a in data], *p)
+    shape = arrays[0].shape
+    cols = [a.astype(np.float64).ravel().tolist() for a in arrays]
+    nd = len(data)
+    hi = np.empty(len(cols[0]))
+    lo = np.zeros(len(cols[0]))
+    care = np.ones(len(cols[0]), bool)
+    ctx = decimal.localcontext(_DEC) if M is DECIMAL else _nullcontext()
+    with ctx:
+        for i, row in enumerate(zip(*cols)):
+            ps = [M.num(v) for v in row[nd:]]
+            v = row[nd - 1]
+            if math.isnan(v):
+                hi[i] = math.nan
+                continue
+            if kind == "forward":
+                r = op.f(M.num(v), *ps, M)
+            else:
+                d = (op.df if kind == "backward" else op.dfy)(M.num(v), *ps, M)
+                r = _grad(row[0], d, M)
+                if r is None:
+                    care[i] = False
+                    hi[i] = math.nan
+                    continue
+            hi[i], lo[i] = M.pair(r if not isinstance(r, int) else M.num(r))
+    return hi.reshape(shape), lo.reshape(shape), care.reshape(shape)
+
+
+class _nullcontext:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+# ---- ULPs -------------------------------------------------------------------------------------------
+def ulp_error(got, hi, lo, dtype):
+    """|got - exact| / spacing(correctly rounded exact) per element, with exact = hi + lo.
+    Subnormal results count in units of the smallest subnormal (np.spacing does that); NaN
+    agreeing with NaN and inf with the same inf is 0; any other mismatch with NaN/inf is inf."""
+    dtype = np.dtype(dtype)
+    got = np.asarray(got)
+    with np.errstate(all="ignore"):
+        cr = hi.astype(dtype)
+        g64 = got.astype(np.float64)
+        err = np.abs((g64 - hi) - lo) / np.abs(np.spacing(cr)).astype(np.float64)
+        gnan, cnan = np.isnan(got), np.isnan(cr)
+        ginf, cinf = np.isinf(got), np.isinf(cr)
+        err = np.where(gnan | cnan, np.where(gnan & cnan, 0.0, np.inf), err)
+        err = np.where(~(gnan | cnan) & (ginf | cinf), np.where(got == cr, 0.0, np.inf), err)
+    return err
+
+
+_UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def _ordered(a):
+    """Floats as integers in value order (+0 and -0 both 0), as Python ints."""
+    a = np.asarray(a)
+    bits = a.view(_UINT[a.dtype.itemsize]).astype(object)
+    sign = 1 << (8 * a.dtype.itemsize - 1)
+    return np.array([b if b < sign else -(b - sign) for b in bits.ravel()], object).reshape(a.shape)
+
+
+def ulp_steps(got, expected):
+    """Representable steps between got and expected (same dtype); NaN vs NaN 0, NaN vs not inf."""
+    got, expected = np.asarray(got), np.asarray(expected)
+    gnan, enan = np.isnan(got), np.isnan(expected)
+    g = np.where(gnan, 0, got).astype(got.dtype)
+    e = np.where(enan, 0, expected).astype(got.dtype)
+    d = np.abs(_ordered(g) - _ordered(e)).astype(np.float64)
+    return np.where(gnan | enan, np.where(gnan & enan, 0.0, np.inf), d)
+
+
+def steps_from_exact(got, hi, dtype):
+    """Steps between got and the correctly rounded exact value."""
+    with np.errstate(all="ignore"):
+        return ulp_steps(got, np.asarray(hi).astype(dtype))
+
+
+# ---- the measured table ------------------------------------------------------------------------------
+def measure(op, kind, dtype, params, n=1500, seed=0):
+    """(max ULP error, max steps from CR, worst-case operands) of `kind` on accuracy_data."""
+    data = accuracy_data(op, kind, dtype, params, n=n, seed=seed)
+    got = op.call(kind, data, cast_params(params, dtype))
+    hi, lo, care = reference(op, kind, data, params, dtype)
+    err = np.where(care, ulp_error(got, hi, lo, dtype), 0.0)
+    steps = np.where(care, steps_from_exact(got, hi, dtype), 0.0)
+    i = int(np.argmax(err)) if err.size else 0
+    worst = tuple(float(a[i]) for a in data) + (float(hi[i]), float(got[i]))
+    return float(err.max(initial=0.0)), float(steps.max(initial=0.0)), worst
+
+
+def ulp_table(ops=OPS, dtypes=FLOAT_DTYPES, n=1500):
+    """{(op, kind, dtype): (max ULP error, max steps, worst)} over every parameter set; the
+    main engineer's accuracy table. Float16 errors are against the exact value too."""
+    table = {}
+    for op in ops:
+        for kind in op.kinds:
+            for dt in dtypes:
+                best = (0.0, 0.0, None)
+                for p in op.sets(kind):
+                    r = measure(op, kind, dt, p, n=n)
+                    if r[0] > best[0] or best[2] is None:
+                        best = r
+                table[(op.name, kind, np.dtype(dt).name)] = best
+    return table
+
+
+def format_table(table):
+    lines = ["| op | kind | float16 | float32 | float64 |", "|---|---|---|---|---|"]
+    keys = sorted({k[:2] for k in table}, key=lambda k: ([o.name for o in OPS].index(k[0]),
+                                                          KINDS.index(k[1])))
+    for name, kind in keys:
+        cells = []
+        for dt in ("float16", "float32", "float64"):
+            err, steps, _ = table[(name, kind, dt)]
+            cells.append(f"{err:.3g} ({steps:.0f})" if math.isfinite(err) else f"{err} ({steps})")
+        lines.append(f"| {name} | {kind} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+
+    t = ulp_table()
+    print("max |got - exact| / ulp (max steps from the correctly rounded result)")
+    print(format_table(t))
+    if "-v" in sys.argv:
+        for k, v in t.items():
+            if v[0] > 0.5:
+                print(k, v)
