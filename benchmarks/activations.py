@@ -26,6 +26,8 @@ def _prepare(op, impl, backward, arrays):
     relukit_fwd, numpy_fwd, relukit_bwd, numpy_bwd = _peers.OPS[op]
     if impl == "relukit":
         return (relukit_bwd if backward else relukit_fwd), arrays
+    if numpy_fwd is None:
+        raise NotImplementedError(f"NumPy alone has no {op} (install SciPy)")
     return (numpy_bwd if backward else numpy_fwd), arrays
 
 

@@ -56,6 +56,22 @@ softsign_backward_from_output = _u.softsign_backward_from_output
 sparse_plus = _u.sparse_plus
 sparse_plus_backward = _u.sparse_plus_backward
 sparse_plus_backward_from_output = _u.sparse_plus_backward_from_output
+sigmoid = _u.sigmoid
+sigmoid_backward = _u.sigmoid_backward
+sigmoid_backward_from_output = _u.sigmoid_backward_from_output
+tanh = _u.tanh
+tanh_backward = _u.tanh_backward
+tanh_backward_from_output = _u.tanh_backward_from_output
+tanhshrink = _u.tanhshrink
+tanhshrink_backward = _u.tanhshrink_backward
+selu = _u.selu
+selu_backward = _u.selu_backward
+selu_backward_from_output = _u.selu_backward_from_output
+logsigmoid = _u.logsigmoid
+logsigmoid_backward = _u.logsigmoid_backward
+logsigmoid_backward_from_output = _u.logsigmoid_backward_from_output
+mish = _u.mish
+mish_backward = _u.mish_backward
 
 # name: (formula, derivative and its convention at kinks, example input, example output)
 _UFUNC_DOCS = {
@@ -92,6 +108,40 @@ _UFUNC_DOCS = {
         "0, (x + 1) / 2, 1 on the same pieces",
         "A smooth ReLU that is exactly 0 and exactly x outside (-1, 1).",
         "[-2.0, 0.0, 2.0]", "array([0.  , 0.25, 2.  ])"),
+    "sigmoid": (
+        "Logistic sigmoid, ``1 / (1 + exp(-x))``.",
+        "sigmoid(x) sigmoid(-x), computed so (not as y (1 - y), which cancels as y -> 1)",
+        "Within 4 ULP for every finite input; ``sigmoid(-inf)`` is exactly 0 and ``sigmoid(inf)``\n"
+        "exactly 1.",
+        "[-np.inf, 0.0, np.inf]", "array([0. , 0.5, 1. ])"),
+    "tanh": (
+        "Hyperbolic tangent.",
+        "sech(x)**2, computed as 4t / (1 + t)**2 with t = exp(-2|x|) (not 1 - y**2, which cancels)",
+        "Within 4 ULP for every finite input; ``tanh(-0.0)`` is ``-0.0``.",
+        "[-np.inf, 0.0, 0.5]", "array([-1.        ,  0.        ,  0.46211716])"),
+    "tanhshrink": (
+        "Tanh shrinkage, ``x - tanh(x)``.",
+        "tanh(x)**2",
+        "Within 4 ULP: near 0, where ``x - tanh(x)`` would cancel, it is computed from Lambert's\n"
+        "continued fraction. No backward from the output.",
+        "[-1.0, 1e-5, 3.0]", "array([-2.38405844e-01,  3.33333333e-16,  3.00494525e+00])"),
+    "selu": (
+        "Scaled ELU, ``scale * (x if x > 0 else alpha * expm1(x))`` with SELU's fixed constants\n"
+        "(scale = 1.0507..., alpha = 1.6732...).",
+        "scale for x > 0, else scale * alpha * exp(x) (scale * alpha at 0)",
+        "Within 4 ULP for every finite input.",
+        "[-1.0, 0.0, 1.0]", "array([-1.11133074,  0.        ,  1.05070099])"),
+    "logsigmoid": (
+        "Log of the sigmoid, ``-softplus(-x)``, computed stably.",
+        "sigmoid(-x)",
+        "Within 4 ULP for every finite input; ``logsigmoid(-1000.0)`` is ``-1000.0``, not ``-inf``.",
+        "[-1000.0, 0.0, 30.0]", "array([-1.00000000e+03, -6.93147181e-01, -9.35762297e-14])"),
+    "mish": (
+        "Mish, ``x * tanh(softplus(x))``.",
+        "tanh(sp) + x sigmoid(x) sech(sp)**2 with sp = softplus(x)",
+        "``mish(-inf)`` is 0. No backward from the output (y does not tell the two sides of its\n"
+        "minimum apart).",
+        "[-1.0, 0.0, 1.0]", "array([-0.30340146,  0.        ,  0.86509839])"),
 }
 
 _UFUNC_SIGNATURE = "(/, out=None, *, where=True, casting='same_kind', order='K', dtype=None)"
@@ -343,6 +393,169 @@ def squareplus_backward_from_output(g, y, b=4.0, **kwargs):
     return _u.squareplus_backward_from_output_ufunc(g, y, b, **kwargs)
 
 
+@_expose
+def elu(x, alpha=1.0, **kwargs):
+    """Exponential linear unit: ``x`` where ``x > 0``, else ``alpha * expm1(x)``.
+
+    The derivative is 1 for x > 0 and ``alpha * exp(x)`` otherwise (``alpha`` at 0). Within 4 ULP
+    for every finite input; NaN propagates.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> relukit.elu(np.array([-1.0, 0.0, 2.0]), alpha=1.0)
+    array([-0.63212056,  0.        ,  2.        ])
+    """
+    return _u.elu_ufunc(x, alpha, **kwargs)
+
+
+@_expose
+def elu_backward(g, x, alpha=1.0, **kwargs):
+    """Gradient of elu: ``g`` where ``x > 0``, else ``g * alpha * exp(x)``."""
+    return _u.elu_backward_ufunc(g, x, alpha, **kwargs)
+
+
+@_expose
+def elu_backward_from_output(g, y, alpha=1.0, **kwargs):
+    """Gradient of elu from its output, ``g * (y + alpha)`` where ``y <= 0``; needs ``alpha >= 0``."""
+    _require(operator.ge, alpha, 0.0,
+             "elu_backward_from_output needs alpha >= 0: with a negative alpha y > 0 no longer "
+             "tells x > 0; use elu_backward(g, x, alpha)")
+    return _u.elu_backward_from_output_ufunc(g, y, alpha, **kwargs)
+
+
+def _check_celu(alpha):
+    _require(operator.ne, alpha, 0.0, "celu needs alpha != 0 (it divides x by alpha)")
+
+
+@_expose
+def celu(x, alpha=1.0, **kwargs):
+    """Continuously differentiable ELU: ``max(0, x) + min(0, alpha * expm1(x / alpha))``.
+
+    Needs ``alpha != 0``. The derivative is 1 for x > 0, else ``exp(x / alpha)``.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> relukit.celu(np.array([-1.0, 2.0]), alpha=2.0)
+    array([-0.78693868,  2.        ])
+    """
+    _check_celu(alpha)
+    return _u.celu_ufunc(x, alpha, **kwargs)
+
+
+@_expose
+def celu_backward(g, x, alpha=1.0, **kwargs):
+    """Gradient of celu: ``g`` where ``x > 0``, else ``g * exp(x / alpha)``."""
+    _check_celu(alpha)
+    return _u.celu_backward_ufunc(g, x, alpha, **kwargs)
+
+
+@_expose
+def celu_backward_from_output(g, y, alpha=1.0, **kwargs):
+    """Gradient of celu from its output, ``g * (y / alpha + 1)`` where ``y <= 0``; needs alpha > 0."""
+    _require(operator.gt, alpha, 0.0, "celu_backward_from_output needs alpha > 0")
+    return _u.celu_backward_from_output_ufunc(g, y, alpha, **kwargs)
+
+
+def _check_softplus(beta):
+    _require(operator.ne, beta, 0.0, "softplus needs beta != 0 (it divides by beta)")
+
+
+@_expose
+def softplus(x, beta=1.0, threshold=20.0, **kwargs):
+    """Softplus, ``log1p(exp(beta * x)) / beta``, and ``x`` where ``beta * x > threshold``.
+
+    Computed stably (no overflow for large x, no underflow to 0 for very negative x) and within
+    4 ULP; the derivative is ``sigmoid(beta * x)`` (1 above the threshold). Needs ``beta != 0``.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> relukit.softplus(np.array([-50.0, 0.0, 50.0]))
+    array([1.92874985e-22, 6.93147181e-01, 5.00000000e+01])
+    """
+    _check_softplus(beta)
+    return _u.softplus_ufunc(x, beta, threshold, **kwargs)
+
+
+@_expose
+def softplus_backward(g, x, beta=1.0, threshold=20.0, **kwargs):
+    """Gradient of softplus: ``g * sigmoid(beta * x)``, ``g`` above the threshold."""
+    _check_softplus(beta)
+    return _u.softplus_backward_ufunc(g, x, beta, threshold, **kwargs)
+
+
+@_expose
+def softplus_backward_from_output(g, y, beta=1.0, threshold=20.0, **kwargs):
+    """Gradient of softplus from its output: ``-g * expm1(-beta * y)``, ``g`` above the threshold."""
+    _check_softplus(beta)
+    return _u.softplus_backward_from_output_ufunc(g, y, beta, threshold, **kwargs)
+
+
+def _check_silu(beta):
+    _require(operator.gt, beta, 0.0, "silu needs beta > 0")
+
+
+@_expose
+def silu(x, beta=1.0, **kwargs):
+    """SiLU / swish, ``x * sigmoid(beta * x)``; ``beta=1.702`` is the quick GELU.
+
+    Needs ``beta > 0``. ``silu(-inf)`` is 0. The derivative is
+    ``s * (1 + beta * x * (1 - s))`` with ``s = sigmoid(beta * x)``. No backward from the output.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> relukit.silu(np.array([-1.0, 0.0, 1.0]))
+    array([-0.26894142,  0.        ,  0.73105858])
+    """
+    _check_silu(beta)
+    return _u.silu_ufunc(x, beta, **kwargs)
+
+
+@_expose
+def silu_backward(g, x, beta=1.0, **kwargs):
+    """Gradient of silu: ``g * s * (1 + beta * x * (1 - s))``, ``s = sigmoid(beta * x)``."""
+    _check_silu(beta)
+    return _u.silu_backward_ufunc(g, x, beta, **kwargs)
+
+
+_GELU = {"none": (_u.gelu_erf, _u.gelu_erf_backward), "tanh": (_u.gelu_tanh, _u.gelu_tanh_backward)}
+
+
+def _gelu_ufuncs(approximate):
+    try:
+        return _GELU[approximate]
+    except (KeyError, TypeError):
+        raise ValueError(f"gelu approximate must be 'none' or 'tanh', got {approximate!r}") from None
+
+
+def gelu(x, approximate="none", **kwargs):
+    """Gaussian error linear unit, ``x * Phi(x)`` (``approximate='none'``) or PyTorch's tanh form
+    ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3)))`` (``approximate='tanh'``).
+
+    The raw ufuncs are ``relukit.gelu_erf`` and ``relukit.gelu_tanh``. Within 4 ULP for every
+    finite input, also far in the negative tail (through erfc, with the rounding of its argument
+    put back); ``gelu(-inf)`` is 0. No backward from the output (y does not tell the two sides of
+    its minimum apart).
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> relukit.gelu(np.array([-1.0, 0.0, 1.0]))
+    array([-0.15865525,  0.        ,  0.84134475])
+    >>> relukit.gelu(np.array([-1.0, 0.0, 1.0]), approximate="tanh")
+    array([-0.15880801,  0.        ,  0.84119199])
+    """
+    return _gelu_ufuncs(approximate)[0](x, **kwargs)
+
+
+def gelu_backward(g, x, approximate="none", **kwargs):
+    """Gradient of gelu: ``g * (Phi(x) + x phi(x))``, or the tanh form's exact derivative."""
+    return _gelu_ufuncs(approximate)[1](g, x, **kwargs)
+
+
 # ---- prelu: leaky_relu with one learned slope per channel ------------------------------------------
 def _channel_slopes(x, weight, axis, dtype):
     """weight as slopes that broadcast along `axis` of x; a weight of size 1 is one slope."""
@@ -524,6 +737,11 @@ def rrelu_backward_from_output(g, y, lower=1 / 8, upper=1 / 3, training=False, s
     return rrelu_backward(g, y, lower, upper, training, seed, **kwargs)
 
 
-for _f in (prelu, prelu_backward, prelu_weight_grad, rrelu, rrelu_backward,
+for _f in (gelu, gelu_backward, prelu, prelu_backward, prelu_weight_grad, rrelu, rrelu_backward,
            rrelu_backward_from_output):
     _f.__module__ = "relukit"
+
+
+__all__ = sorted(name for name, value in globals().items()
+                 if not name.startswith("_") and (isinstance(value, np.ufunc) or callable(value))
+                 and getattr(value, "__module__", None) == "relukit")

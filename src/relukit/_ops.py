@@ -16,6 +16,7 @@ from typing import NamedTuple
 # A new class (e.g. transcendental ops) gets its own row, measured the same way.
 WORK_CLASSES = {
     "memory": 1 << 17,
+    "compute": 1 << 17,   # provisional: not yet measured (see the note in the README)
 }
 
 
@@ -60,4 +61,16 @@ UFUNCS = [
     *activation("softsign"),
     *activation("sparse_plus"),
     *activation("squareplus", params=("b",)),
+    *activation("sigmoid", work="compute"),
+    *activation("tanh", work="compute"),
+    *activation("tanhshrink", from_output=False, work="compute"),
+    *activation("elu", params=("alpha",), work="compute"),
+    *activation("selu", work="compute"),
+    *activation("celu", params=("alpha",), work="compute"),
+    *activation("softplus", params=("beta", "threshold"), work="compute"),
+    *activation("logsigmoid", work="compute"),
+    *activation("silu", params=("beta",), from_output=False, work="compute"),
+    *activation("mish", from_output=False, work="compute"),
+    *activation("gelu_erf", from_output=False, work="compute"),
+    *activation("gelu_tanh", from_output=False, work="compute"),
 ]

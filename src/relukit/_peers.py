@@ -9,9 +9,22 @@ import numpy as np
 
 import relukit
 
+try:                                   # NumPy has no erf; SciPy's ndtr is Phi (optional peer)
+    from scipy.special import ndtr as _ndtr
+except ImportError:
+    _ndtr = None
+
 
 def _where(cond, a, b):
     return np.where(cond, a, b)
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _softplus(x):
+    return np.logaddexp(x, 0)
 
 
 # op: (relukit forward, NumPy forward, relukit backward, NumPy backward)
@@ -55,6 +68,42 @@ OPS = {
     "squareplus": (
         relukit.squareplus, lambda x: (x + np.sqrt(x * x + 4)) / 2,
         relukit.squareplus_backward, lambda g, x: g * (1 + x / np.sqrt(x * x + 4)) / 2),
+    "sigmoid": (
+        relukit.sigmoid, _sigmoid,
+        relukit.sigmoid_backward, lambda g, x: g * _sigmoid(x) * _sigmoid(-x)),
+    "tanh": (
+        relukit.tanh, np.tanh,
+        relukit.tanh_backward, lambda g, x: g / np.square(np.cosh(x))),
+    "tanhshrink": (
+        relukit.tanhshrink, lambda x: x - np.tanh(x),
+        relukit.tanhshrink_backward, lambda g, x: g * np.square(np.tanh(x))),
+    "elu": (
+        relukit.elu, lambda x: _where(x > 0, x, np.expm1(x)),
+        relukit.elu_backward, lambda g, x: _where(x > 0, g, g * np.exp(x))),
+    "selu": (
+        relukit.selu, lambda x: 1.0507009873554805 * _where(x > 0, x, 1.6732632423543772 * np.expm1(x)),
+        relukit.selu_backward,
+        lambda g, x: g * _where(x > 0, 1.0507009873554805, 1.7580993408473766 * np.exp(x))),
+    "celu": (
+        relukit.celu, lambda x: _where(x > 0, x, np.expm1(x)),
+        relukit.celu_backward, lambda g, x: _where(x > 0, g, g * np.exp(x))),
+    "softplus": (
+        relukit.softplus, lambda x: _where(x > 20, x, _softplus(x)),
+        relukit.softplus_backward, lambda g, x: _where(x > 20, g, g * _sigmoid(x))),
+    "logsigmoid": (
+        relukit.logsigmoid, lambda x: -_softplus(-x),
+        relukit.logsigmoid_backward, lambda g, x: g * _sigmoid(-x)),
+    "silu": (
+        relukit.silu, lambda x: x * _sigmoid(x),
+        relukit.silu_backward, lambda g, x: g * _sigmoid(x) * (1 + x * _sigmoid(-x))),
+    "mish": (
+        relukit.mish, lambda x: x * np.tanh(_softplus(x)),
+        relukit.mish_backward,
+        lambda g, x: g * (np.tanh(_softplus(x)) + x * _sigmoid(x) / np.square(np.cosh(_softplus(x))))),
+    "gelu": (
+        relukit.gelu, None if _ndtr is None else (lambda x: x * _ndtr(x)),
+        relukit.gelu_backward,
+        None if _ndtr is None else (lambda g, x: g * (_ndtr(x) + x * np.exp(-x * x / 2) * 0.3989422804014327))),
 }
 
 
@@ -76,4 +125,16 @@ def torch_peers(torch):
         "softsign": (F.softsign, lambda g, x: g / (1 + x.abs()).square()),
         "sparse_plus": None,
         "squareplus": None,
+        "sigmoid": (torch.sigmoid, lambda g, x: aten.sigmoid_backward(g, torch.sigmoid(x))),
+        "tanh": (torch.tanh, lambda g, x: aten.tanh_backward(g, torch.tanh(x))),
+        "tanhshrink": (F.tanhshrink, lambda g, x: g * torch.tanh(x).square()),
+        "elu": (F.elu, lambda g, x: aten.elu_backward(g, 1.0, 1.0, 1.0, False, x)),
+        "selu": (F.selu, lambda g, x: aten.elu_backward(
+            g, 1.6732632423543772, 1.0507009873554805, 1.0, False, x)),
+        "celu": (F.celu, lambda g, x: aten.elu_backward(g, 1.0, 1.0, 1.0, False, x)),
+        "softplus": (F.softplus, lambda g, x: aten.softplus_backward(g, x, 1.0, 20.0)),
+        "logsigmoid": (F.logsigmoid, lambda g, x: g * torch.sigmoid(-x)),
+        "silu": (F.silu, aten.silu_backward),
+        "mish": (F.mish, aten.mish_backward),
+        "gelu": (F.gelu, aten.gelu_backward),
     }
