@@ -296,3 +296,54 @@ def check_offsets(name, dtype, slope=None, n=300):
     for i in range(n + 16):
         singles[i:i + 1] = call(name, [a[i:i + 1] for a in data], sl(full_slope, i, 1))
     assert_same_bits(singles, full, f"{name} one element at a time")
+
+
+# ---- generic checks for any elementwise function (used by test_family.py) ------------------------
+def nan_every_position(fn, make_operands, nan_in, max_len=70, context=""):
+    """For every length n in 1..max_len and every position p, call ``fn`` once on the length-n
+    operands from ``make_operands(n)`` with NaN at p in operand ``nan_in`` (writing row p of an
+    (n, n) output). Every element away from the NaN must be bitwise the clean call's (results do
+    not depend on position or length); yields (n, operands, values at the NaN positions) for the
+    caller to check what the NaN gives."""
+    for n in range(1, max_len + 1):
+        operands = [np.asarray(a) for a in make_operands(n)]
+        clean = np.asarray(fn(*operands))
+        rows = [np.tile(a, (n, 1)) for a in operands]
+        idx = np.arange(n)
+        rows[nan_in][idx, idx] = np.nan
+        out = np.full((n, n), 7, clean.dtype)
+        for p in range(n):
+            fn(*[r[p] for r in rows], out=out[p])
+        away = ~np.eye(n, dtype=bool)
+        assert_same_bits(out[away], np.tile(clean, (n, 1))[away],
+                         f"{context}: NaN elsewhere changed an element, length {n}")
+        yield n, operands, out[idx, idx]
+
+
+def offsets_independent(fn, operands, context="", n=300):
+    """``fn`` on equal-length operands gives the same bits whatever the offset of the operands
+    (0..16 elements), the alignment of ``out`` and of the operands relative to each other, and
+    one element at a time (scalar tail) as in one call (SIMD body)."""
+    operands = [np.asarray(a)[:n + 16] for a in operands]
+    full = np.asarray(fn(*operands))
+    buf = np.empty(n + 64, full.dtype)
+    for k in range(17):
+        m = n + 16 - k
+        assert_same_bits(fn(*[a[k:] for a in operands]), full[k:], f"{context}: offset {k}")
+        for j in (1, 3, 5):
+            out = buf[j:j + m]
+            r = fn(*[a[k:] for a in operands], out=out)
+            assert r is out
+            assert_same_bits(out, full[k:], f"{context}: offset {k}, out offset {j}")
+        if len(operands) >= 2:
+            # the first operand misaligned relative to the others
+            j = (k * 7) % 17
+            first = operands[0][j:j + n]
+            rest = [a[k:k + n] for a in operands[1:]]
+            expected = np.asarray(fn(first.copy(), *[a.copy() for a in rest]))
+            assert_same_bits(fn(first, *rest), expected,
+                             f"{context}: first operand at offset {j}, others at {k}")
+    singles = np.empty_like(full)
+    for i in range(len(full)):
+        singles[i:i + 1] = fn(*[a[i:i + 1] for a in operands])
+    assert_same_bits(singles, full, f"{context}: one element at a time")

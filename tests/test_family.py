@@ -1,0 +1,606 @@
+"""The activation family, table-driven: every op of ``_reference.OPS`` (its public forward,
+backward and backward-from-output functions) against exact references, the SPEC's kink and
+special-value conventions, finite differences, from-output == from-input, NaN at every position,
+broadcast parameters, parameter validation, and the same bits at every SIMD level and thread
+count. A new op is one ``Op`` entry in ``_reference.py``; apart from two documented op-specific
+claims (hardtanh is np.clip, hardsigmoid's one from-output loss) nothing here names an op."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+import relukit
+from _reference import (
+    OPS,
+    PENDING,
+    accuracy_data,
+    cast_params,
+    digest,
+    family_cases,
+    hard_x,
+    mixed_data,
+    reference,
+    steps_from_exact,
+    ulp_error,
+    ulp_steps,
+)
+from _support import (
+    BIG,
+    FLOAT_DTYPES,
+    assert_same_bits,
+    assert_unchanged,
+    make_data,
+    nan_every_position,
+    offsets_independent,
+    snapshot,
+)
+
+F16, F32, F64 = (np.dtype(d) for d in FLOAT_DTYPES)
+DTYPES = pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=lambda d: np.dtype(d).name)
+
+
+def _need_backend(op, dtype):
+    """mpmath is not a test dependency: ops whose reference needs it skip without it."""
+    if op.backend == "mpmath" and np.dtype(dtype) == F64:
+        pytest.importorskip("mpmath")
+
+
+def _cases(with_params=False, kinds=None):
+    """(op, kind) or, with_params, (op, kind, params, dtype) with every parameter set the dtype
+    can represent, plus per-element parameters."""
+    out = []
+    for op in OPS:
+        for kind in op.kinds:
+            if kinds is not None and kind not in kinds:
+                continue
+            if not with_params:
+                out.append(pytest.param(op, kind, id=f"{op.name}-{kind}"))
+                continue
+            for dt in (F16, F32, F64):
+                for k, p in enumerate(op.sets(kind)):
+                    if p in op.sets(kind, dt):
+                        out.append(pytest.param(op, kind, p, dt, id=f"{dt}-{op.name}-{kind}-{k}"))
+                if op.params:
+                    out.append(pytest.param(op, kind, "per-element", dt,
+                                            id=f"{dt}-{op.name}-{kind}-mixed"))
+    return out
+
+
+def _describe(op, kind, data, params, hi, got, where, extra=None):
+    """The worst elements as text: operands, parameters, exact value, result."""
+    names = {"forward": ("x",), "backward": ("g", "x"), "from_output": ("g", "y")}[kind]
+    lines = []
+    for i in where[:8]:
+        ops = ", ".join(f"{n}={float(np.asarray(a).ravel()[i])!r}" for n, a in zip(names, data))
+        ps = ", ".join(f"{n}={float(np.broadcast_to(p, np.shape(data[0])).ravel()[i])!r}"
+                       for n, p in zip(op.params, params))
+        more = f" ({extra[i]:.4g})" if extra is not None else ""
+        lines.append(f"  {op.name} {kind}({ops}{', ' + ps if ps else ''}): "
+                     f"expected {float(hi.ravel()[i])!r}, got {float(got.ravel()[i])!r}{more}")
+    return "\n".join(lines)
+
+
+# ---- 1. accuracy against the exact reference -----------------------------------------------------
+@pytest.mark.parametrize("op,kind,params,dtype", _cases(with_params=True))
+def test_accuracy(op, kind, params, dtype):
+    """Bitwise class: bitwise the NumPy expression. Otherwise float32/float64 within the op's
+    bound of steps from the correctly rounded exact value; float16 within 1 step of the float32
+    path rounded once (SPEC). Data: make_data (special values mixed in) plus every kink and its
+    neighbours, saturation and overflow thresholds, subnormals; backward data pairs every hard x
+    with hard gradients (0, +-1, huge, tiny, subnormal)."""
+    dtype = np.dtype(dtype)
+    if params == "per-element":
+        data, p = mixed_data(op, kind, dtype)
+    else:
+        data = accuracy_data(op, kind, dtype, params)
+        p = cast_params(params, dtype)
+    before = snapshot(*data)
+    got = op.call(kind, data, p)
+    assert_unchanged(before, data)
+    assert got.dtype == dtype and got.shape == data[0].shape
+    bound = op.ulp[kind]
+    if bound == 0:
+        assert_same_bits(got, op.numpy[kind](*data, *p), f"{op.name} {kind} {params}")
+        return
+    if dtype == F16:
+        with np.errstate(all="ignore"):
+            via32 = op.call(kind, [a.astype(F32) for a in data], [q.astype(F32) for q in p])
+            expected = via32.astype(F16)
+        steps = ulp_steps(got, expected)
+        bad = np.flatnonzero(steps > 1)
+        assert not bad.size, (
+            f"float16 more than 1 step from the float32 result rounded:\n"
+            + _describe(op, kind, data, p, expected.astype(np.float64), got, bad, steps))
+        return
+    _need_backend(op, dtype)
+    hi, r, care = reference(op, kind, data, p, dtype)
+    steps = np.where(care, steps_from_exact(got, hi, dtype), 0.0)
+    bad = np.flatnonzero(steps > bound)
+    if bad.size:
+        err = ulp_error(got, hi, r, dtype)
+        bad = bad[np.argsort(-err[bad], kind="stable")]
+        pytest.fail(f"{len(bad)} results more than {bound} step(s) from the correctly rounded "
+                    f"value (worst first; ULP error in brackets):\n"
+                    + _describe(op, kind, data, p, hi, got, bad, err))
+
+
+@pytest.mark.parametrize("op", [op for op in OPS if op.params and op.defaults is not None],
+                         ids=lambda op: op.name)
+def test_defaults_are_the_documented_ones(op):
+    for kind, f in op.functions.items():
+        x = make_data(257, F64, seed=3)
+        data = (x,) if kind == "forward" else (make_data(257, F64, seed=4), x)
+        if kind == "from_output":
+            data = (data[0], op.call("forward", (x,)))
+        assert_same_bits(f(*data), f(*data, *op.defaults), f"{op.name} {kind}")
+        assert_same_bits(f(*data), f(*data, **dict(zip(op.params, op.defaults))))
+
+
+def test_hardtanh_is_np_clip_for_scalar_bounds():
+    """The documented claim: bit for bit np.clip(x, min_val, max_val) with scalar bounds."""
+    for dtype in FLOAT_DTYPES:
+        for lo, hi in ((-1.0, 1.0), (0.0, 6.0), (-0.0, 0.0), (-1.0, -0.0), (2.0, 2.0)):
+            for n in (1, 7, 300):
+                x = make_data(n, dtype, seed=n)
+                x[::3] = 0.0
+                x[1::3] = -0.0
+                assert_same_bits(relukit.hardtanh(x, lo, hi), np.clip(x, lo, hi), f"{lo, hi}")
+
+
+# ---- 2. special values and kink conventions (SPEC table) -----------------------------------------
+def _exact_product(g, d, dtype):
+    with np.errstate(all="ignore"):
+        return np.asarray(float(Fraction(g) * Fraction(d)), np.float64).astype(dtype)
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
+@DTYPES
+def test_conventions(op, dtype):
+    """f and f' at each kink and at +-inf as the SPEC table says; where f' is exactly 0 the
+    backward (and from-output) is a select: 0 for a NaN or infinite g; where f' only tends to 0
+    (None) a finite g gives 0."""
+    dtype = np.dtype(dtype)
+    fmax = float(np.finfo(dtype).max)
+    for x0, params, f0, d0 in op.conventions:
+        if math.isfinite(x0) and abs(x0) > fmax:
+            continue
+        p = cast_params(op.param_sets[0] if params is None else params, dtype)
+        x = np.array([x0], dtype)
+        ctx = f"{op.name}{tuple(float(q) for q in p)} at x={x0} ({dtype.name})"
+        y = op.call("forward", (x,), p)
+        want = np.asarray(float(f0), np.float64).astype(dtype)
+        bound = 0 if op.ulp["forward"] == 0 else op.ulp["forward"] + (dtype == F16)
+        assert ulp_steps(y, want.reshape(1))[0] <= bound, (
+            f"{ctx}: forward {y[0]}, SPEC {f0}")
+        kinds = [k for k in op.kinds if k != "forward" and
+                 (k == "backward" or op.fo_valid(*[float(q) for q in p]))]
+        for kind in kinds:
+            second = x if kind == "backward" else y
+            for g0 in (1.0, -2.5, 0.0, np.nan, np.inf, -np.inf):
+                g = np.array([g0], dtype)
+                got = op.call(kind, (g, second), p)[0]
+                if d0 is None:          # a limit zero: only a finite g is specified
+                    if math.isfinite(g0):
+                        assert got == 0, f"{ctx}: {kind}(g={g0}) = {got}, expected 0"
+                elif d0 == 0:           # select: 0 whatever g holds
+                    assert got == 0, f"{ctx}: {kind}(g={g0}) = {got}, expected 0 (select)"
+                elif math.isnan(g0):
+                    assert np.isnan(got), f"{ctx}: {kind}(g=nan) = {got}"
+                elif math.isinf(g0):
+                    assert got == (g0 if d0 > 0 else -g0), f"{ctx}: {kind}(g={g0}) = {got}"
+                else:
+                    want = _exact_product(g0, d0, dtype)
+                    steps = ulp_steps(np.array([got]), np.array([want]))[0]
+                    assert steps <= (0 if op.ulp[kind] == 0 else op.ulp[kind] + (dtype == F16)), (
+                        f"{ctx}: {kind}(g={g0}) = {got}, expected {want}")
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
+@DTYPES
+def test_nan_in_x_gives_nan_everywhere(op, dtype):
+    """NaN in x: NaN forward, and NaN from every backward whatever g holds (also 0 or inf)."""
+    dtype = np.dtype(dtype)
+    nan = np.full(6, np.nan, dtype)
+    g = np.array([1.0, 0.0, -0.0, np.inf, -np.inf, np.nan], dtype)
+    for params in op.param_sets:
+        p = cast_params(params, dtype)
+        assert np.isnan(op.call("forward", (nan,), p)).all()
+        assert np.isnan(op.call("backward", (g, nan), p)).all()
+        if "from_output" in op.kinds and op.fo_valid(*[float(q) for q in p]):
+            assert np.isnan(op.call("from_output", (g, nan), p)).all()
+
+
+@pytest.mark.parametrize("op,kind", _cases(kinds=("backward", "from_output")))
+@DTYPES
+def test_select_where_the_derivative_is_zero(op, kind, dtype):
+    """Wherever the exact derivative is exactly 0 (dead or saturated side, kinks), the result is
+    +0 for every g, including NaN and +-inf."""
+    dtype = np.dtype(dtype)
+    _need_backend(op, dtype)
+    for params in op.sets(kind, dtype):
+        p = cast_params(params, dtype)
+        x = hard_x(op, dtype, params)
+        x = x[~np.isnan(x)]
+        second = x if kind == "backward" else op.call("forward", (x,), p)
+        # with g = NaN the reference is 0 exactly where the backward must select
+        hi, _, care = reference(op, kind, (np.full(x.shape, np.nan, dtype), second), p, dtype)
+        dead = care & (hi == 0)
+        if not dead.any():
+            continue
+        for g0 in (np.nan, np.inf, -np.inf, -3.0):
+            g = np.full(x.shape, g0, dtype)
+            got = op.call(kind, (g, second), p)
+            wrong = np.flatnonzero(dead & ~(got == 0))
+            assert not wrong.size, (
+                f"{op.name} {kind}{params} g={g0}: not 0 where the derivative is 0 at "
+                f"{second[wrong][:6].tolist()} -> {got[wrong][:6].tolist()}")
+            assert not np.signbit(got[dead]).any(), "a select gives +0.0"
+
+
+# ---- 3. backward against central finite differences ----------------------------------------------
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
+def test_backward_matches_finite_differences(op):
+    """float64, x in [-8, 8] at least 1e-3 from every kink, step h = 2**-20 (the actual
+    (x+h) - (x-h) is used). Error of the difference quotient: each forward value is within 4
+    ULP, |f| <= 12 on this range, so rounding contributes <= 2 * 4 * 2**-52 * 12 / 2**-19
+    ~= 1.1e-8; truncation is h**2 / 6 * max|f'''| <= 1e-12 (|f'''| <= 6 for softsign, <= 1 for
+    squareplus with b >= 1, 0 for the piecewise-quadratic ops). Times |g| <= 2: tolerance 3e-8."""
+    rng = np.random.default_rng(11)
+    h = 2.0 ** -20
+    for params in op.fd_sets or op.param_sets[:2]:
+        kinks = [k for k in op.kinks(*params) if math.isfinite(k)]
+        x = rng.uniform(-8, 8, 4000)
+        for k in kinks:
+            x = x[np.abs(x - k) > 1e-3]
+        g = rng.uniform(-2, 2, x.size)
+        xp, xm = x + h, x - h
+        fd = g * (op.call("forward", (xp,), params) - op.call("forward", (xm,), params)) / (xp - xm)
+        got = op.call("backward", (g, x), params)
+        err = np.abs(fd - got)
+        bad = np.flatnonzero(err > 3e-8)
+        assert not bad.size, (f"{op.name}{params}: backward vs finite difference at "
+                              f"x={x[bad][:5].tolist()}: {got[bad][:5].tolist()} vs "
+                              f"{fd[bad][:5].tolist()}")
+
+
+# ---- 4. backward from the output equals backward from the input ----------------------------------
+@pytest.mark.parametrize("op", [op for op in OPS if "from_output" in op.kinds],
+                         ids=lambda op: op.name)
+@DTYPES
+def test_from_output_equals_from_input(op, dtype):
+    """y = forward(x): backward_from_output(g, y) == backward(g, x), bitwise when the op's fo_steps
+    is 0, else within fo_steps; compared where op.fo_keep holds (each exclusion is documented at
+    the op's entry: points where rounding y loses what the gradient needs)."""
+    dtype = np.dtype(dtype)
+    for params in op.sets("from_output", dtype):
+        p = cast_params(params, dtype)
+        x = np.concatenate([make_data(3000, dtype, seed=21), hard_x(op, dtype, params)])
+        g = make_data(x.size, dtype, seed=22)
+        y = op.call("forward", (x,), p)
+        from_y = op.call("from_output", (g, y), p)
+        from_x = op.call("backward", (g, x), p)
+        with np.errstate(invalid="ignore"):
+            keep = op.fo_keep(x, y, *p)
+        keep |= np.isnan(x)             # NaN agrees with NaN
+        ctx = f"{op.name}{params} {dtype.name}"
+        if op.fo_steps == 0:
+            assert_same_bits(from_y[keep], from_x[keep], ctx)
+        else:
+            steps = ulp_steps(from_y, from_x)
+            bad = np.flatnonzero(keep & (steps > op.fo_steps))
+            assert not bad.size, (f"{ctx}: from_output differs from backward by more than "
+                                  f"{op.fo_steps} steps at x={x[bad][:5].tolist()}, "
+                                  f"g={g[bad][:5].tolist()}: {from_y[bad][:5].tolist()} vs "
+                                  f"{from_x[bad][:5].tolist()}")
+
+
+def test_hardsigmoid_from_output_exclusion_is_only_the_rounding_to_one():
+    """The one documented loss of hardsigmoid's from-output gradient: the last floats below 3
+    whose y rounds to 1 give 0; there are at most 2 of them (float64 has 1; float32, computed
+    with one rounding, none)."""
+    for dtype in (F32, F64):
+        xs = [dtype.type(3)]
+        for _ in range(8):
+            xs.append(np.nextafter(xs[-1], dtype.type(0)))
+        xs = np.array(xs, dtype)
+        y = relukit.hardsigmoid(xs)
+        lost = xs[1:][y[1:] == 1]
+        assert lost.size <= 2 and (lost >= xs[2]).all(), (dtype, lost)
+        g = np.ones_like(xs)
+        assert (relukit.hardsigmoid_backward_from_output(g, y)[y == 1] == 0).all()
+        assert (relukit.hardsigmoid_backward(g, xs)[1:] == g[1:] / 6).all()
+        assert (relukit.hardsigmoid_backward_from_output(g, y)[y < 1] ==
+                relukit.hardsigmoid_backward(g, xs)[y < 1]).all()
+        # near -3, x + 3 is exact and (x + 3) / 6 >= 2**-52 / 6 never rounds to 0
+        xs = np.array([np.nextafter(dtype.type(-3), dtype.type(0))], dtype)
+        assert relukit.hardsigmoid(xs)[0] > 0
+
+
+def test_forward_in_place_then_backward_from_output():
+    """The point of from_output: run the forward with out=x, then train from y."""
+    for op in OPS:
+        if "from_output" not in op.kinds:
+            continue
+        for dtype in FLOAT_DTYPES:
+            p = cast_params(op.sets("from_output")[0], dtype)
+            x = make_data(999, dtype, seed=31)
+            g = make_data(999, dtype, seed=32)
+            expected = op.call("from_output", (g, op.call("forward", (x,), p)), p)
+            work = x.copy()
+            y = op.call("forward", (work,), p, out=work)
+            assert y is work
+            gw = g.copy()
+            r = op.call("from_output", (gw, work), p, out=gw)
+            assert r is gw
+            assert_same_bits(gw, expected, f"{op.name} in place")
+
+
+# ---- 5. NaN at every position, offsets and alignment ---------------------------------------------
+def _operand_maker(op, kind, dtype, params):
+    def make(n):
+        x = make_data(n, dtype, seed=n, nan=False)
+        if kind == "forward":
+            return (x,)
+        g = make_data(n, dtype, seed=n + 500, nan=False)
+        return (g, x if kind == "backward" else op.call("forward", (x,), params))
+    return make
+
+
+def _nan_cases():
+    return [pytest.param(*c.values, nan_in, id=f"{c.id}-nan_in_{nan_in}")
+            for c in _cases() for nan_in in ("x", "g")
+            if not (c.values[1] == "forward" and nan_in == "g")]
+
+
+@pytest.mark.parametrize("op,kind,nan_in", _nan_cases())
+@DTYPES
+def test_nan_at_every_position(op, kind, nan_in, dtype):
+    """Lengths 1..70, NaN at each position (one call per position): NaN in x or y gives NaN there;
+    NaN in g gives NaN or, where the derivative is exactly 0, 0; nothing else changes."""
+    dtype = np.dtype(dtype)
+    _need_backend(op, dtype)
+    params = cast_params(op.sets(kind, dtype)[0], dtype)
+
+    def fn(*data, out=None):
+        return op.call(kind, data, params, **({} if out is None else {"out": out}))
+
+    which = 0 if (nan_in == "g" or kind == "forward") else 1
+    ctx = f"{op.name} {kind} NaN in {nan_in}"
+    for n, operands, at_nan in nan_every_position(fn, _operand_maker(op, kind, dtype, params),
+                                                  which, max_len=70, context=ctx):
+        if nan_in == "x":
+            assert np.isnan(at_nan).all(), f"{ctx}, length {n}: {at_nan}"
+        else:
+            # the reference with g = NaN: 0 where the backward selects, NaN elsewhere
+            hi, _, care = reference(op, kind, (np.full(n, np.nan, dtype), operands[1]), params,
+                                    dtype)
+            assert_same_bits(at_nan[care], hi[care].astype(dtype), f"{ctx}, length {n}")
+
+
+@pytest.mark.parametrize("op,kind", _cases())
+@DTYPES
+def test_results_independent_of_offset(op, kind, dtype):
+    """Offsets 0..16, misaligned out and operands, element by element: same bits; with scalar
+    parameters (scalar-parameter kernel) and per-element parameter arrays (contiguous kernel)."""
+    dtype = np.dtype(dtype)
+    data, per_element = mixed_data(op, kind, dtype, n=40)
+    m = min(316, len(data[0]))
+    data = [a[:m] for a in data]
+    scalar = cast_params(op.sets(kind, dtype)[0], dtype)
+    offsets_independent(lambda *d, **kw: op.call(kind, d, scalar, **kw), data,
+                        f"{op.name} {kind} scalar params", n=m - 16)
+    if op.params:
+        k = len(data)
+        offsets_independent(lambda *d, **kw: op.call(kind, d[:k], d[k:], **kw),
+                            [*data, *[q[:m] for q in per_element]],
+                            f"{op.name} {kind} per-element params", n=m - 16)
+
+
+# ---- 6. broadcast parameters ---------------------------------------------------------------------
+@pytest.mark.parametrize("op,kind", [c for c in _cases() if c.values[0].params])
+@DTYPES
+def test_per_channel_parameters(op, kind, dtype):
+    """Parameters of shape (C, 1) against x of shape (N, C, W) give, channel by channel, the
+    scalar-parameter result (PReLU-style broadcasting, the scalar-parameter kernel per row)."""
+    dtype = np.dtype(dtype)
+    sets = op.sets(kind, dtype)
+    C = len(sets)
+    N, W = 3, 37
+    x = make_data(N * C * W, dtype, seed=41).reshape(N, C, W)
+    g = make_data(N * C * W, dtype, seed=42).reshape(N, C, W)
+    per_channel = [np.array([cast_params(s, dtype)[j] for s in sets], dtype).reshape(C, 1)
+                   for j in range(len(op.params))]
+    if kind == "forward":
+        data = (x,)
+    elif kind == "backward":
+        data = (g, x)
+    else:
+        data = (g, op.call("forward", (x,), per_channel))
+    for shape in ((C, 1), (1, C, 1)):
+        p = [q.reshape(shape) for q in per_channel]
+        got = op.call(kind, data, p)
+        assert got.shape == (N, C, W) and got.dtype == dtype
+        for c, s in enumerate(sets):
+            want = op.call(kind, [a[:, c, :] for a in data], cast_params(s, dtype))
+            assert_same_bits(got[:, c, :], want, f"{op.name} {kind} channel {c} {s}")
+    # a transposed (non-contiguous) x with the same parameters
+    xt = [np.ascontiguousarray(a.transpose(2, 1, 0)).transpose(2, 1, 0) for a in data]
+    assert_same_bits(op.call(kind, xt, per_channel), op.call(kind, data, per_channel))
+
+
+@pytest.mark.parametrize("op", [op for op in OPS if op.params], ids=lambda op: op.name)
+@DTYPES
+def test_nan_parameter(op, dtype):
+    """A NaN parameter never crashes nor warns. Where the wrapper accepts it, the result is the
+    NumPy expression with that NaN (NaN wherever the parameter enters the arithmetic); where the
+    maths forbids it the wrapper raises ValueError naming the parameter, and the raw ufunc still
+    runs (NaN in x stays NaN)."""
+    dtype = np.dtype(dtype)
+    C, W = 3, 20
+    x = make_data(C * W, dtype, seed=51, nan=False).reshape(C, W)
+    x[:, 0] = np.nan
+    g = make_data(C * W, dtype, seed=52).reshape(C, W)
+    for j, name in enumerate(op.params):
+        base = [np.full((C, 1), cast_params(op.param_sets[0], dtype)[i], dtype)
+                for i in range(len(op.params))]
+        base[j][1, 0] = np.nan
+        for kind in op.kinds:
+            data = (x,) if kind == "forward" else (g, x)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                raw = op.functions[kind].ufunc(*data, *base)
+                assert raw.shape == (C, W) and np.isnan(raw[:, 0]).all()
+                with np.errstate(invalid="ignore"):
+                    fo_ok = bool(np.all(op.fo_valid(*base)))
+                rejects = op.nan_param == "raises" or (kind == "from_output" and not fo_ok)
+                if rejects:
+                    with pytest.raises(ValueError, match=name if op.nan_param == "raises"
+                                       else "|".join(op.params)):
+                        op.call(kind, data, base)
+                    continue
+                got = op.call(kind, data, base)
+            assert_same_bits(got, op.numpy[kind](*data, *base), f"{op.name} {kind} NaN {name}")
+
+
+# ---- 7. parameter validation ---------------------------------------------------------------------
+def _invalid_cases():
+    out = []
+    for op in OPS:
+        for i, (kinds, params, name) in enumerate(op.invalid):
+            for kind in kinds:
+                if kind in op.kinds:
+                    out.append(pytest.param(op, kind, params, name, id=f"{op.name}-{kind}-{i}"))
+    return out
+
+
+@pytest.mark.parametrize("op,kind,params,name", _invalid_cases())
+@DTYPES
+def test_invalid_parameters_raise_and_write_nothing(op, kind, params, name, dtype):
+    dtype = np.dtype(dtype)
+    x = np.array([-2.0, 0.25], dtype)
+    data = (x,) if kind == "forward" else (np.array([1.0, -1.0], dtype), x)
+    out = np.full(2, 9.0, dtype)
+    before = snapshot(*data)
+    with pytest.raises(ValueError, match=name) as info:
+        op.call(kind, data, params, out=out)
+    assert (out == 9.0).all(), "a refused call wrote its output"
+    assert_unchanged(before, data)
+    assert op.name in str(info.value)
+    with pytest.raises(ValueError, match=name):
+        op.functions[kind](*data, **dict(zip(op.params, params)))
+
+
+@pytest.mark.parametrize("op", [op for op in OPS if op.edges], ids=lambda o: o.name)
+def test_edge_parameters_accepted(op):
+    """Parameters at the edge of validity are accepted by every function of the op (and the
+    forward and backward accept what only the from-output refuses: every param_sets entry runs
+    through them in test_accuracy)."""
+    x = np.array([-2.0, 0.0, 0.25, 3.0])
+    g = np.ones(4)
+    for params in op.edges:
+        for kind in op.kinds:
+            if kind == "from_output" and not op.fo_valid(*params):
+                continue
+            data = (x,) if kind == "forward" else (g, x)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                r = op.call(kind, data, params)
+            assert r.shape == (4,)
+
+
+@pytest.mark.parametrize("op", [op for op in OPS if "from_output" not in op.kinds],
+                         ids=lambda op: op.name)
+def test_no_from_output_where_the_spec_has_none(op):
+    name = f"{op.name}_backward_from_output"
+    assert not hasattr(relukit, name)
+    assert not hasattr(relukit, name + "_ufunc")
+    assert name not in relukit.__all__
+
+
+def test_every_public_op_is_in_the_table():
+    """The registry covers the package: a new op without an entry (or a PENDING name) fails."""
+    assert not set(PENDING) & {op.name for op in OPS}, "tabled ops left in PENDING"
+    covered = {op.name for op in OPS} | set(PENDING)
+    public = {n for n in relukit.__all__
+              if isinstance(getattr(relukit, n), np.ufunc) or hasattr(getattr(relukit, n), "ufunc")}
+    forwards = {n for n in public if not n.endswith(("_backward", "_backward_from_output"))}
+    missing = forwards - covered
+    assert not missing, f"ops without an entry in _reference.OPS: {sorted(missing)}"
+
+
+# ---- 8. same bits at every SIMD level and thread count -------------------------------------------
+LEVELS = ("baseline", "avx2", "avx512")
+LEVEL_SIZES = (1, 7, 1001, 4099)
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+
+LEVEL_SCRIPT = """
+import json, sys
+sys.path.insert(0, {tests!r})
+import numpy as np
+import relukit
+import _reference
+with np.errstate(all="ignore"):
+    digests = {{k: _reference.digest(f()) for k, f in _reference.family_cases({sizes!r})}}
+    digests.update({{k: _reference.digest(f()) for k, f in _reference.family_cases(
+        ({big},), variants=("p0",), layouts=("contiguous",))}})
+print(json.dumps({{"level": relukit.config()["simd_level"], "digests": digests}}))
+"""
+
+
+def _env(level):
+    env = {k: v for k, v in os.environ.items() if k not in ("RELUKIT_CPU_LEVEL", "OMP_NUM_THREADS")}
+    env["RELUKIT_CPU_LEVEL"] = level
+    return env
+
+
+@pytest.fixture(scope="module")
+def this_process_digests():
+    with np.errstate(all="ignore"):
+        out = {k: digest(f()) for k, f in family_cases(LEVEL_SIZES)}
+        out.update({k: digest(f()) for k, f in family_cases((BIG,), variants=("p0",),
+                                                            layouts=("contiguous",))})
+    return out
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_same_bits_at_every_simd_level(level, this_process_digests):
+    """Every op, kind, dtype and parameter layout (lengths 1, 7, 1001, 4099, and 300_001 with
+    threads), computed in a subprocess at each SIMD level, gives this process's bits (which the
+    tests above compare with the references)."""
+    if level not in relukit.config()["simd_available"]:
+        pytest.skip(f"{level} is not available on this CPU/build")
+    script = LEVEL_SCRIPT.format(tests=TESTS_DIR, sizes=LEVEL_SIZES, big=BIG)
+    r = subprocess.run([sys.executable, "-W", "error", "-c", textwrap.dedent(script)],
+                       capture_output=True, text=True, timeout=180, env=_env(level))
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["level"] == level
+    assert report["digests"].keys() == this_process_digests.keys()
+    wrong = sorted(k for k, v in report["digests"].items() if v != this_process_digests[k])
+    assert not wrong, f"level {level} differs in {len(wrong)} cases: {wrong[:20]}"
+
+
+def test_same_bits_for_one_and_two_threads():
+    """300_001 elements (above every thread threshold): 1 and 2 threads give the same bits, for
+    every op, kind and dtype with scalar and per-element parameters, contiguous and strided."""
+    thresholds = relukit.config()["thread_thresholds"]
+    assert max(thresholds.values()) < BIG, "raise BIG: this test would never start a thread"
+    wrong = []
+    with np.errstate(all="ignore"):
+        for key, compute in family_cases((BIG,), variants=("p0", "per-element")):
+            with relukit.threads(1):
+                one = compute()
+            with relukit.threads(2):
+                two = compute()
+            if not np.array_equal(one, two, equal_nan=True) or not np.array_equal(
+                    np.signbit(one), np.signbit(two)):
+                wrong.append(key)
+    assert not wrong, f"1 and 2 threads differ in {wrong[:20]}"
