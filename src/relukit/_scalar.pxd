@@ -5,7 +5,10 @@
 # - selects, not multiplies, where the derivative is zero: a dead unit's gradient is 0 even when
 #   g is NaN or inf;
 # - NaN in x always reaches the output: every select chain ends in `x` for the unordered case;
-# - constants are ints or `<real>` casts, so float32 code never turns into double arithmetic.
+# - Cython writes an int literal as a double constant: in float32 code a compare with it stays
+#   float (gcc narrows exact constants), but arithmetic with it runs in double and rounds once at
+#   the end. That is used on purpose where it makes float32 correctly rounded (hardsigmoid,
+#   hardswish, sparse_plus); elsewhere constants are `<real>` casts.
 
 from libc.math cimport sqrt, fabs, copysign, INFINITY
 
@@ -15,6 +18,20 @@ from _vecmath cimport real, vexp, vexpm1, vlog1p, vtanh, verfc, vsigmoid, vsoftp
 cdef inline real keep_nan(real x, real value) noexcept nogil:
     """`value`, or x itself when x is NaN: every backward ends here so NaN in x reaches the output."""
     return value if x == x else x
+
+
+cdef inline double product_error(double a, double b, double p) noexcept nogil:
+    """a * b - p exactly, for p = a * b rounded (Dekker's method: no FMA is assumed). Only for
+    |a|, |b| below 2**995, where the 27-bit split cannot overflow."""
+    cdef double split = 134217729.0
+    cdef double ah = split * a - (split * a - a), al = a - ah
+    cdef double bh = split * b - (split * b - b), bl = b - bh
+    return ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+cdef inline double fast_two_sum_error(double a, double b, double s) noexcept nogil:
+    """a + b - s exactly, for s = a + b rounded and |a| >= |b| (Fast2Sum)."""
+    return b - (s - a)
 
 # ---- relu: max(x, 0); derivative 1[x > 0], 0 at 0 ----------------------------------------------
 cdef inline real relu_forward(real x) noexcept nogil:
@@ -84,10 +101,22 @@ cdef inline real hardsigmoid_backward_from_output(real g, real y) noexcept nogil
 
 # ---- hardswish: x * relu6(x + 3) / 6; derivative 0 (x <= -3), (2x + 3) / 6, 1 (x >= 3) ---------------
 cdef inline real hardswish_forward(real x) noexcept nogil:
-    # the saturated branches are selected, so x * (x + 3) overflowing for huge x never shows;
-    # float32 runs in double, where x * (x + 3) is exact and only the division rounds
-    cdef double wide = x
-    return 0 if x <= -3 else (x if x >= 3 else <real>(wide * (wide + 3) / 6))
+    # the saturated branches are selected, so x * (x + 3) overflowing for huge x never shows.
+    # float32 runs in double, where x * (x + 3) is exact and only the division rounds; float64
+    # carries the roundings of x + 3, of the product and of the division (all recovered exactly)
+    # to one final rounding: x (x + 3) / 6 rounded three times is up to 1.7 ULP off.
+    cdef double wide = x, u, eu, p, ep, q, rem
+    if real is float:
+        q = wide * (wide + 3) / 6
+    else:
+        u = wide + 3
+        eu = fast_two_sum_error(3.0, wide, u)           # |x| < 3 where it is used
+        p = wide * u
+        ep = product_error(wide, u, p) if fabs(wide) < 8 else 0.0
+        q = p / 6
+        rem = (p - 6 * q) - product_error(q, 6.0, 6 * q) if fabs(wide) < 8 else 0.0
+        q = q + (rem + ep + wide * eu) / 6
+    return 0 if x <= -3 else (x if x >= 3 else <real>q)
 
 cdef inline real hardswish_backward(real g, real x) noexcept nogil:
     # (2x + 3) / 6, not x / 3 + 0.5, which cancels near the minimum at -1.5
@@ -104,16 +133,24 @@ cdef inline real softsign_backward(real g, real x) noexcept nogil:
     # 1 / (1 + |x|) squared, not (1 + |x|)**2 inverted, which overflows long before the result
     # underflows; float32 runs in double
     cdef double r = 1 / (1 + fabs(<double>x))
-    return keep_nan(x, <real>(g * (r * r)))
+    return keep_nan(x, <real>((g * r) * r))          # g first: r * r alone may underflow
 
 cdef inline real softsign_backward_from_output(real g, real y) noexcept nogil:
     cdef double d = 1 - fabs(<double>y)
-    return keep_nan(y, <real>(g * (d * d)))
+    return keep_nan(y, <real>((g * d) * d))
 
 # ---- sparse_plus: 0, (x + 1)**2 / 4, x on (-inf, -1], (-1, 1), [1, inf) -----------------------------
 cdef inline real sparse_plus_forward(real x) noexcept nogil:
-    cdef double u = <double>x + 1
-    return 0 if x <= -1 else (x if x >= 1 else <real>(u * u / 4))
+    # float32 runs in double (exact square, one rounding); float64 carries the roundings of x + 1
+    # and of the square to the end: (x + 1)^2 = u^2 + 2 u eu (+ eu^2, negligible)
+    cdef double u = <double>x + 1, eu, p, q
+    if real is float:
+        q = u * u / 4
+    else:
+        eu = fast_two_sum_error(1.0, x, u)               # |x| < 1 where it is used
+        p = u * u
+        q = (p + (product_error(u, u, p) + 2 * u * eu)) / 4 if fabs(u) < 4 else p / 4
+    return 0 if x <= -1 else (x if x >= 1 else <real>q)
 
 cdef inline real sparse_plus_backward(real g, real x) noexcept nogil:
     return keep_nan(x, 0 if x <= -1 else (g if x >= 1 else <real>(g * ((<double>x + 1) / 2))))
@@ -123,32 +160,41 @@ cdef inline real sparse_plus_backward_from_output(real g, real y) noexcept nogil
     return keep_nan(y, 0 if y <= 0 else (g if y >= 1 else <real>(g * sqrt(<double>y))))
 
 # ---- squareplus: (x + sqrt(x**2 + b)) / 2; derivative (1 + x / sqrt(x**2 + b)) / 2 ------------------
-cdef inline real squareplus_root(real x, real b) noexcept nogil:
-    """sqrt(x*x + b) without overflow. Beyond 2**60 (float32) or 2**500 (float64) x*x would soon
-    overflow, and b (for b below 2**96 or 2**947) no longer changes the rounded root: it is |x|."""
-    cdef real t = fabs(x)
-    cdef real big = <real>1.152921504606847e18 if real is float else <real>3.273390607896142e150
-    return t if t > big else sqrt(x * x + b)
+cdef inline double squareplus_root(double x, double b) noexcept nogil:
+    """sqrt(x*x + b) without overflow: beyond 2**500 both terms are scaled by powers of two
+    (exact), so b counts whatever its size. float32 values never come near that."""
+    cdef double big = fabs(x) > 3.273390607896142e150          # 2**500
+    cdef double down = 2.409919865102884e-181 if big else 1.0  # 2**-600
+    cdef double up = 4.149515568880993e180 if big else 1.0     # 2**600
+    cdef double xs = x * down
+    return up * sqrt(xs * xs + (b * down) * down)
 
 cdef inline real squareplus_forward(real x, real b) noexcept nogil:
-    # for x < 0 the sum x + s cancels; b / (2 (s - x)) is the same value without cancellation
-    cdef real s = squareplus_root(x, b)
-    return (x + s) / 2 if x >= 0 else b / (2 * (s - x))
+    # x >= 0: x/2 + s/2 (x + s may overflow); x < 0: the sum cancels, and b / (2 (s - x)) is the
+    # same value, written with halves so that s - x cannot overflow. float32 runs in double.
+    cdef double w = x, s = squareplus_root(w, b)
+    return <real>(w * 0.5 + s * 0.5 if w >= 0 else (b * 0.25) / (s * 0.5 - w * 0.5))
 
 cdef inline real squareplus_backward(real g, real x, real b) noexcept nogil:
-    # (1 + x/s) / 2 cancels for x < 0; it equals b / (2 s (s - x)) there, divided in two steps so
-    # that s (s - x) cannot overflow
-    cdef real s = squareplus_root(x, b)
-    cdef real ratio = x / s if fabs(x) < INFINITY else <real>1     # inf / inf would be NaN
-    cdef real d = (1 + ratio) / 2 if x >= 0 else (b / (s - x)) / (2 * s)
-    return keep_nan(x, g * d)
+    # x >= 0: g (1 + x/s) / 2; x < 0: 1 + x/s cancels and equals b / (s (s - x)) = b / (2 s h)
+    cdef double w = x, s = squareplus_root(w, b), h = s * 0.5 - w * 0.5
+    cdef double ratio = w / s if fabs(w) < INFINITY else 1.0           # inf / inf would be NaN
+    cdef double tail = (b / s) * 0.25, slope = tail / h          # slope = b / (2 s (s - x)) <= 1/2
+    # g * slope cannot overflow; only where slope is nearly subnormal (then h >= 1) does g go in
+    # first, so that a huge g times a tiny slope keeps its digits
+    cdef double d = g * ((1 + ratio) * 0.5) if w >= 0 else (
+        g * slope if slope > 1e-290 else (g / h) * tail)
+    return keep_nan(x, <real>d)
 
 cdef inline real squareplus_backward_from_output(real g, real y, real b) noexcept nogil:
-    # with x = y - b/(4y) and s = y + b/(4y): (1 + x/s) / 2 = 4y**2 / (4y**2 + b)
+    # with x = y - b/(4y) and s = y + b/(4y): (1 + x/s) / 2 = 4y^2 / (4y^2 + b)
     cdef double w = y, q = 4 * w * w
-    cdef double d = q / (q + b) if w < 1 else 1 / (1 + (b / (4 * w)) / w)
-    return keep_nan(y, <real>(g * d))
-
+    cdef double slope = q / (q + b), g4y = g * (4 * w)
+    # where the slope is nearly subnormal, g goes in before it is formed (g * 4y first unless that
+    # overflows, which needs y not tiny; then 4y / (q + b) is not subnormal)
+    cdef double tiny = (g4y / (q + b)) * w if fabs(g4y) < INFINITY else (g * ((4 * w) / (q + b))) * w
+    cdef double d = (g * slope if slope > 1e-290 else tiny) if w < 1 else g / (1 + (b / (4 * w)) / w)
+    return keep_nan(y, <real>d)
 
 # ==== transcendental ops ===========================================================================
 # Built on the vectorisable helpers of _vecmath.pxd. Where float32 would lose accuracy to a
@@ -254,14 +300,6 @@ cdef inline real logsigmoid_backward(real g, real x) noexcept nogil:
 cdef inline real logsigmoid_backward_from_output(real g, real y) noexcept nogil:
     # e^y = sigmoid(x), so sigmoid(-x) = 1 - e^y = -expm1(y)
     return keep_nan(y, g * -vexpm1(y))
-
-cdef inline double product_error(double a, double b, double p) noexcept nogil:
-    """a * b - p exactly, for p = a * b rounded (Dekker's method: no FMA is assumed). Only for
-    |a|, |b| below 2**995, where the 27-bit split cannot overflow."""
-    cdef double split = 134217729.0
-    cdef double ah = split * a - (split * a - a), al = a - ah
-    cdef double bh = split * b - (split * b - b), bl = b - bh
-    return ((ah * bh - p) + ah * bl + al * bh) + al * bl
 
 cdef inline double sigmoid_of_product(double x, double beta) noexcept nogil:
     """sigmoid(beta x) where the rounding of beta x is put back to first order
