@@ -2,7 +2,7 @@
 
 Forces the threshold to 0, then times each size with 1 and N threads interleaved (medians of
 many samples). Run on an otherwise idle machine: a busy core stalls every fork/join.
-    python tools/measure_threads.py [--threads 2] [--repeats 31]
+    python tools/measure_threads.py [--work memory|compute] [--threads 2] [--repeats 31]
 """
 
 import argparse
@@ -29,21 +29,30 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=31)
+    parser.add_argument("--work", choices=["memory", "compute"], default="memory")
+    parser.add_argument("--min-exp", type=int, default=12, help="smallest size, as a power of 2")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     saved = kernels.get_thresholds()
     for work in saved:
         kernels.set_threshold(work, 0)
-    cases = {
+    memory = {
         "relu f32 out=": lambda x, g, o: relukit.relu(x, out=o),
         "relu f32 in place": lambda x, g, o: relukit.relu(o, out=o),
         "relu_backward f32 out=": lambda x, g, o: relukit.relu_backward(g, x, out=o),
         "relu f64 out=": lambda x, g, o: relukit.relu(x, out=o),
     }
+    compute = {
+        "sigmoid f32 out=": lambda x, g, o: relukit.sigmoid(x, out=o),
+        "elu f32 out=": lambda x, g, o: relukit.elu(x, out=o),
+        "gelu f32 out=": lambda x, g, o: relukit.gelu(x, out=o),
+        "tanh_backward f64 out=": lambda x, g, o: relukit.tanh_backward(g, x, out=o),
+    }
+    cases = {"memory": memory, "compute": compute}[args.work]
     print(f"{'case':<24} {'n':>9} {'1 thread':>10} {args.threads} threads  speed-up")
     for name, fn in cases.items():
         dtype = np.float64 if "f64" in name else np.float32
-        for exp in range(12, 24):
+        for exp in range(args.min_exp, 24):
             n = 1 << exp
             x = rng.standard_normal(n).astype(dtype)
             g, o = rng.standard_normal(n).astype(dtype), x.copy()

@@ -10,13 +10,15 @@ table) is the shared loop in ``_loops.pxi``.
 from typing import NamedTuple
 
 # How much arithmetic an element costs decides from which size threads pay; measured with
-# tools/measure_threads.py on the 2-core development machine (idle; 1 vs 2 threads interleaved):
+# tools/measure_threads.py on the 2-core development machine (1 vs 2 threads interleaved, medians):
 #   memory: relu/relu_backward float32 and float64, out= and in place. At 2**16 elements 2 threads
-#   were 0.97-2.1x of 1 (float32 in place lost), at 2**17 1.25-2.1x, above that 1.5-2.1x.
-# A new class (e.g. transcendental ops) gets its own row, measured the same way.
+#     were 0.97-2.1x of 1 (float32 in place lost), at 2**17 1.25-2.1x, above that 1.5-2.1x.
+#   compute: sigmoid, elu, gelu float32 and tanh_backward float64. At 2**12 2 threads were
+#     0.97-1.76x (elu lost), at 2**13 1.22-1.86x, from 2**16 on 1.8-2.0x.
+# A new class gets its own row, measured the same way.
 WORK_CLASSES = {
     "memory": 1 << 17,
-    "compute": 1 << 17,   # provisional: not yet measured (see the note in the README)
+    "compute": 1 << 13,
 }
 
 
