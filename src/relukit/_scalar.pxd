@@ -13,6 +13,8 @@
 from libc.math cimport sqrt, fabs, copysign, INFINITY
 
 from _vecmath cimport real, vexp, vexpm1, vlog1p, vtanh, verfc, vsigmoid, vsoftplus
+from libc.stdint cimport uint64_t
+from _vecmath cimport _k, _exp_mant, _ldexp, rk_vm_bits_f64, rk_vm_f64_bits
 
 
 cdef inline real keep_nan(real x, real value) noexcept nogil:
@@ -303,44 +305,298 @@ cdef inline real logsigmoid_backward_from_output(real g, real y) noexcept nogil:
 
 cdef inline double sigmoid_of_product(double x, double beta) noexcept nogil:
     """sigmoid(beta x) where the rounding of beta x is put back to first order
-    (sigmoid' = s (1 - s)): in the tail it would cost up to |beta x| ULP. Exact when beta = 1."""
+    (sigmoid' = s (1 - s)): in the tail it would cost up to |beta x| ULP. Exact when beta = 1.
+    (The float32 paths of silu; float64 has its own, below.)"""
     cdef double bx = x * beta
     cdef double err = product_error(x, beta, bx) if fabs(bx) < 800 else 0.0
     return vsigmoid(bx) * (1 + err * vsigmoid(-bx))
 
+# ==== float64 silu, mish, gelu and gelu-tanh ========================================================
+# float32 computes these in double and rounds once, which is plenty. float64 needs more care:
+# - each derivative has a zero at a negative t0, where its formula is a sum of O(1) terms that
+#   cancels: the relative error grows like 1/|d'(t0) (t - t0)|, without bound (1e3 ULP at
+#   |t - t0| = 1e-3 was measured for all four, 1e12 ULP at 1e-12).
+#   In a window around t0 the kernels use d = h q(s), h = t - t0 formed to half an ULP from t0 as
+#   three doubles, q a minimax polynomial relative to d / h (tools/root_expansions.py makes them and
+#   says how; the windows are where the direct formulas below would exceed ~2.5 ULP);
+# - one exponential per element, e = e^(-|t|) = m 2^k read as its mantissa m and exponent k, so the
+#   negative tail is scaled by 2^k only at the very end, together with the exponent of the factor
+#   in front (g, or x for the forward): one rounding even where e^t is subnormal or below the
+#   subnormals but g e^t or x e^t is not (x e^x near x = -745 would otherwise lose up to |x|/2 ULP
+#   to the rounding of e^x; g = 1e300 times a derivative of 1e-400 is 1e-100, not 0). Arguments
+#   carry their own rounding error (beta x, the cubic of gelu-tanh, x^2/2) into the reduction;
+# - roundings are counted: Fast2Sum/TwoSum and Dekker's product recover the ones that matter.
+# Measured against mpmath (float64; per op ~24000 points concentrated at the zeros, plus the window
+# edges, [-1000, 1000], the subnormal tails and |x| up to 1e300): max 2.6 ULP for every forward
+# and backward with g = 1, relative error below 3.2 * 2^-53, so g d stays within 4 ULP for any g
+# (3.3 measured with g from the subnormals up to 2^1023).
+
+cdef inline double two_sum_error(double a, double b, double s) noexcept nogil:
+    """a + b - s exactly, for s = a + b rounded, whatever the magnitudes (Knuth's TwoSum)."""
+    cdef double bb = s - a
+    return (a - (s - bb)) + (b - bb)
+
+cdef inline double exp_arg(double a) noexcept nogil:
+    # below -1500 even 2^1024 e^a (times anything these ops put in front) rounds to 0
+    return -1500.0 if a < -1500.0 else a
+
+cdef inline double ldexp_small(double p, double kf) noexcept nogil:
+    # p 2^kf for |p| < 2^100 and integral kf <= 0: below -1100 the result is 0 and stays it
+    # (_ldexp itself needs kf >= -2044)
+    return _ldexp(p, -1100.0 if kf < -1100.0 else kf)
+
+cdef inline double scale_product(double p, double y, double kf) noexcept nogil:
+    """p y 2^kf with one rounding (p y's), for |y| < 2^100 and integral kf <= 0: p's exponent
+    joins kf, so neither y 2^kf underflowing nor p y overflowing loses anything. For p zero,
+    subnormal, inf or NaN it is p (y 2^kf)."""
+    cdef uint64_t bits = rk_vm_bits_f64(p)
+    cdef double pm = copysign(rk_vm_f64_bits((bits & <uint64_t>0x000FFFFFFFFFFFFF) | <uint64_t>0x3FF0000000000000), p)
+    cdef double pe = rk_vm_f64_bits(((bits >> 52) & <uint64_t>0x7FF) + <uint64_t>0x4338000000000000) - (6755399441055744.0 + 1023.0)
+    cdef double k = pe + kf
+    k = -1200.0 if k < -1200.0 else k                 # |pm y| < 2^101: 0 from here on
+    return _ldexp(pm * y, k) if (fabs(p) >= 2.2250738585072014e-308) & (fabs(p) < INFINITY) else p * ldexp_small(y, kf)
+
+cdef inline double times_sigmoid(double p, double t, double tlo) noexcept nogil:
+    """p sigmoid(t + tlo), tlo the rounding error of t. With e = e^-|t| = m 2^k: t < 0 gives
+    p m (1 - c) 2^k, t >= 0 gives p (1 - c), c = e / (1 + e) <= 1/2 (no cancellation)."""
+    cdef double a = -fabs(t)
+    cdef double ac = exp_arg(a)
+    cdef double kf = _k(ac)
+    cdef double m = _exp_mant(ac, (-tlo if t >= 0 else tlo) if a >= -1500.0 else 0.0, kf, 1.0, 0.0)
+    cdef double e = ldexp_small(m, kf)
+    cdef double c = e / (1 + e)
+    cdef double yp = p - p * c
+    return scale_product(p, m - m * c, kf) if t < 0 else yp
+
+cdef inline double sigmoid_slope(double g, double t, double tlo, double v, double vlo) noexcept nogil:
+    """g sigmoid(T) (1 + V sigmoid(-T)), T = t + tlo and V = v + vlo given as two doubles each: the
+    derivative of silu (V = T = beta x) and of gelu-tanh (T = 2u, V = x du2/dx). With
+    e = e^-|t| = m 2^k and D = 1 + e it is e (1 + V + e) / D^2 for t < 0 and 1 - e (D - V) / D^2
+    for t >= 0 (one division serves both). 1 + V, D and D^2 are formed with their rounding
+    errors, so in the cancelling sum 1 + V + e (the zero of silu' and gelu-tanh') only e's own
+    error is amplified."""
+    cdef double a = -fabs(t)
+    cdef double ac = exp_arg(a)
+    cdef double kf = _k(ac)
+    cdef double m = _exp_mant(ac, (-tlo if t >= 0 else tlo) if a >= -1500.0 else 0.0, kf, 1.0, 0.0)
+    cdef double e = ldexp_small(m, kf)
+    cdef double D = 1 + e
+    cdef double dD = (1 - D) + e
+    cdef double s1 = 1 + v
+    cdef double e1 = ((v - s1) + 1) if fabs(v) > 1 else ((1 - s1) + v)
+    cdef double small = (e1 + vlo) + e
+    cdef double DD = D * D
+    cdef double dDD = product_error(D, D, DD) + 2 * D * dD
+    cdef double inv = 1 / DD                          # for the corrections
+    # t < 0: m (1 + V + e) / D^2, the correction for D^2's error folded into the sum;
+    # t >= 0: e (D - V) / D^2, the errors of D and V in the difference
+    cdef double q = (m * (s1 + (small - (s1 + e) * (dDD * inv))) if t < 0 else
+                     e * ((D - v) + (dD - vlo))) / DD
+    # t < 0, e < 1/8: 1 / D^2 = 1 - e (2 + e) / D^2, a correction below 0.21 folded into the sum
+    cdef double yt = m * (s1 + (small - (s1 + small) * (e * (2 + e) * inv)))
+    return scale_product(g, yt if e < 0.125 else q, kf) if t < 0 else g * (1 - (q - q * (dDD * inv)))
+
+# Root windows: generated by `python tools/root_expansions.py` (run it to regenerate).
+# ---- silu: zero of the derivative at t0 = -1.278464542761073795109 (t = beta x), (d/g)'(t0) = 0.2178117057198001
+# window -0.25 < h < 0.25, degree 13 in h; relative fit error 2^-60.5, 2^-56.9 with the coefficients as printed
+#     h = ((t + 1.2784645427610737) + 1.0946994183093437e-16) + 3.907766676128665e-33
+#     d = h * (0.2178117057198001 + (-4.031887481496357e-18 + h * silu_root_poly(h)))
+cdef inline double silu_root_poly(double s) noexcept nogil:
+    """P(s) of the silu window: generated by tools/root_expansions.py."""
+    cdef double p = 8.392350386881656e-07
+    p = p * s + 2.3393803997863546e-06
+    p = p * s + -2.940793914209958e-06
+    p = p * s + -2.9733012737774656e-05
+    p = p * s + -4.090542362774074e-05
+    p = p * s + 0.00018570722363086785
+    p = p * s + 0.0007985218836949218
+    p = p * s + 0.00012662741044554344
+    p = p * s + -0.00660658913837701
+    p = p * s + -0.015222655223190868
+    p = p * s + 0.0188748142237824
+    p = p * s + 0.1466487969969469
+    return p
+
+# ---- mish: zero of the derivative at t0 = -1.192431214515495212138 (t = x), (d/g)'(t0) = 0.26694791404953451
+# window -0.15 < h < 1.1925, degree 21 in h; relative fit error 2^-58.2, 2^-56.7 with the coefficients as printed
+#     h = ((t + 1.1924312145154952) + 4.8484829848031044e-17) + 1.898915114090381e-33
+#     s = h - 0.515625
+#     d = h * (0.3796657996687952 + (9.204857272486914e-18 + s * mish_root_poly(s)))
+cdef inline double mish_root_poly(double s) noexcept nogil:
+    """P(s) of the mish window: generated by tools/root_expansions.py."""
+    cdef double p = -9.323853982860026e-09
+    p = p * s + -4.7088390219637876e-08
+    p = p * s + -1.015010259641832e-08
+    p = p * s + 3.290804950411046e-07
+    p = p * s + 6.677135406777944e-07
+    p = p * s + -7.20787543054061e-07
+    p = p * s + -5.282698119914433e-06
+    p = p * s + -5.893327447347284e-06
+    p = p * s + 1.924865441024019e-05
+    p = p * s + 7.028045159527041e-05
+    p = p * s + 2.369730854672902e-05
+    p = p * s + -0.0003492719925469197
+    p = p * s + -0.0007810309186931725
+    p = p * s + 0.0004663366251681459
+    p = p * s + 0.005032767184485639
+    p = p * s + 0.006490602674195896
+    p = p * s + -0.014581476528680411
+    p = p * s + -0.05601879159538967
+    p = p * s + -0.0172751365349728
+    p = p * s + 0.22230163329199729
+    return p
+
+# ---- gelu: zero of the derivative at t0 = -0.7517915246935644574579 (t = x), (d/g)'(t0) = 0.57240617522761457
+# window -1.0 < h < 0.45, degree 17 in h; relative fit error 2^-57.3, 2^-55.8 with the coefficients as printed
+#     h = ((t + 0.7517915246935645) - 1.4956759177009883e-17) - 5.384040947833005e-34
+#     s = h + 0.28125
+#     d = h * (0.5511731710496541 + (2.4173007585699486e-17 + s * gelu_root_poly(s))) * e^(-x^2/2)
+cdef inline double gelu_root_poly(double s) noexcept nogil:
+    """P(s) of the gelu window: generated by tools/root_expansions.py."""
+    cdef double p = 2.361929450909463e-10
+    p = p * s + 1.0972140250945238e-09
+    p = p * s + 4.576629186987207e-09
+    p = p * s + 2.0659902911898373e-08
+    p = p * s + 9.087299553497594e-08
+    p = p * s + 3.8584870169654905e-07
+    p = p * s + 1.585869091423038e-06
+    p = p * s + 6.295190565346531e-06
+    p = p * s + 2.406402746875664e-05
+    p = p * s + 8.828988108350659e-05
+    p = p * s + 0.00030968850789966684
+    p = p * s + 0.0010335439546371463
+    p = p * s + 0.0032623991110945962
+    p = p * s + 0.00966611898570242
+    p = p * s + 0.0266148056358441
+    p = p * s + 0.06716546790094104
+    return p
+
+# ---- gelu_tanh: zero of the derivative at t0 = -0.752461422071016258488 (t = x), (d/g)'(t0) = 0.43040009102485851
+# window -0.25 < h < 0.25, degree 14 in h; relative fit error 2^-58.5, 2^-56.3 with the coefficients as printed
+#     h = ((t + 0.7524614220710163) - 3.635560509207687e-17) + 2.5415595389660457e-33
+#     d = h * (0.4304000910248585 + (2.1314322242614057e-17 + h * gelu_tanh_root_poly(h)))
+cdef inline double gelu_tanh_root_poly(double s) noexcept nogil:
+    """P(s) of the gelu_tanh window: generated by tools/root_expansions.py."""
+    cdef double p = 5.610524103199205e-06
+    p = p * s + -1.543198510398004e-05
+    p = p * s + -3.491860707261106e-05
+    p = p * s + 0.00012420814060205637
+    p = p * s + 0.0002639253528161576
+    p = p * s + -0.0009274401549758967
+    p = p * s + -0.0024227317721754044
+    p = p * s + 0.005261059214299194
+    p = p * s + 0.019682309458621688
+    p = p * s + -0.01661932834263195
+    p = p * s + -0.11394448308095022
+    p = p * s + -0.01578285352184966
+    p = p * s + 0.3875184461357889
+    return p
+
 # ---- silu: x sigmoid(beta x); derivative s (1 + beta x (1 - s)), s = sigmoid(beta x) ----------------
-# Everything runs in double (float32 rounds once); 1 - s is sigmoid(-beta x), without cancellation.
+# float32 runs in double and rounds once; 1 - s is sigmoid(-beta x), without cancellation.
+cdef inline double silu_beta_x_error(double x, double beta, double bx) noexcept nogil:
+    # beta x - bx exactly, where it is used (|bx| < 1600). Dekker needs both factors below 2^995:
+    # one above 2^900 (the other is then tiny) is scaled by 2^-128 for it, exactly
+    cdef double sx = 2.938735877055719e-39 if fabs(x) > 8.452712498170644e+270 else 1.0
+    cdef double sb = 2.938735877055719e-39 if beta > 8.452712498170644e+270 else 1.0
+    cdef double err = product_error(x * sx, beta * sb, bx * (sx * sb)) * (1 / (sx * sb))
+    return err if fabs(bx) < 1600 else 0.0
+
 cdef inline real silu_forward(real x, real beta) noexcept nogil:
-    cdef double y = x * sigmoid_of_product(x, beta)
+    cdef double bx, y
+    if real is float:
+        y = x * sigmoid_of_product(x, beta)
+    else:
+        bx = x * beta
+        y = times_sigmoid(x, bx, silu_beta_x_error(x, beta, bx))
+        y = x if (bx > 40) | (x == 0) else (x * 0.0 if bx < -1500 else y)    # keeps -0.0
     return 0 if x == -INFINITY else <real>y          # x = -inf would be -inf * 0 (beta > 0)
 
 cdef inline real silu_backward(real g, real x, real beta) noexcept nogil:
-    # past |beta x| = 800 the derivative is exactly 1 or 0 (and an inf x would give inf * 0)
-    cdef double bx = <double>x * beta
-    cdef double d = sigmoid_of_product(x, beta) * (1 + bx * sigmoid_of_product(x, -beta))
-    d = (1.0 if x > 0 else 0.0) if fabs(bx) > 800 else d
-    return keep_nan(x, <real>(g * d))
+    # past |beta x| = 800 the derivative is exactly 1 or 0 (and an inf x would give inf * 0);
+    # float64 keeps the negative tail down to -1500, where g e^(beta x) can still be a number
+    cdef double bx = <double>x * beta, d, err, h, b, bl, r
+    if real is float:
+        d = sigmoid_of_product(x, beta) * (1 + bx * sigmoid_of_product(x, -beta))
+        d = (1.0 if x > 0 else 0.0) if fabs(bx) > 800 else d
+        return keep_nan(x, <real>(g * d))
+    else:
+        # g d, g taken into the final scaling of the tail (sigmoid_slope)
+        err = silu_beta_x_error(x, beta, bx)
+        r = sigmoid_slope(g, bx, err, bx, err)
+        # next to the zero, beta x = t0 = -1.2784645...: h = beta x - t0 from t0 as three doubles
+        # and the rounding error of beta x, the sum of its low parts formed exactly
+        b = err + 1.0946994183093437e-16
+        bl = two_sum_error(err, 1.0946994183093437e-16, b)
+        h = ((bx + 1.2784645427610737) + b) + (bl + 3.907766676128665e-33)
+        r = g * (h * (0.2178117057198001 + (-4.031887481496357e-18 + h * silu_root_poly(h)))) if fabs(h) < 0.25 else r
+        r = g * (1.0 if x > 0 else 0.0) if (bx > 760) | (bx < -1500) else r
+        return keep_nan(x, r)
 
 # ---- mish: x tanh(softplus(x)); derivative tanh(sp) + x sigmoid(x) sech(sp)**2 -----------------------
+# float64 in terms of E = e^x (x < 0) or u = e^-x (x >= 0), one exponential: with s = E (1 + E/2),
+# tanh(sp) = s / (1 + s) and, for x < 0, d = E N / (1 + s)^2, N = 1 + x + E (3/2 + x + E (1 + E/4));
+# for x >= 0, tanh(sp) = 1 - 2u^2 / n, n = 1 + 2u + 2u^2, and d = 1 + (2u^2 / n) (2x (1 + u) / n - 1).
 cdef inline real mish_forward(real x) noexcept nogil:
-    cdef double wide = x
-    cdef double y = wide * vtanh(vsoftplus(wide))
+    cdef double wide = x, y, a, kf, m, u, xm
+    if real is float:
+        y = wide * vtanh(vsoftplus(wide))
+    else:
+        a = exp_arg(-fabs(wide))
+        kf = _k(a)
+        m = _exp_mant(a, 0.0, kf, 1.0, 0.0)
+        u = ldexp_small(m, kf)
+        # x < 0: x E (1 + E/2) / (1 + s) = x E (1 - E (1 + E) / (2 + E (2 + E))), scaled last
+        xm = wide * m
+        xm = ldexp_small(xm - xm * (u * (1 + u) / (2 + u * (2 + u))), kf)
+        y = wide - wide * (2 * (u * u) / ((1 + 2 * u) + 2 * (u * u)))
+        y = xm if wide < 0 else y
+        y = wide if (wide > 40) | (wide == 0) else (wide * 0.0 if wide < -760 else y)  # keeps -0.0
     return 0 if x == -INFINITY else <real>y
 
 cdef inline real mish_backward(real g, real x) noexcept nogil:
-    # sech(sp)^2 as 4t / (1 + t)^2 with t = e^(-2 sp) <= 1: no 1 - tanh^2 cancellation
-    cdef double wide = x, sp = vsoftplus(wide), t = vexp(-2 * sp)
-    cdef double d = vtanh(sp) + wide * vsigmoid(wide) * (4 * t / ((1 + t) * (1 + t)))
-    d = (1.0 if x > 0 else 0.0) if fabs(wide) > 800 else d
-    return keep_nan(x, <real>(g * d))
+    # sech(sp)^2 as 4t / (1 + t)^2 with t = e^(-2 sp) <= 1: no 1 - tanh^2 cancellation (float32)
+    cdef double wide = x, sp, t, d, a, kf, m, u, s1, e1, s, k1, ke, kk, kke, small, n, r, h, hs
+    if real is float:
+        sp = vsoftplus(wide)
+        t = vexp(-2 * sp)
+        d = vtanh(sp) + wide * vsigmoid(wide) * (4 * t / ((1 + t) * (1 + t)))
+        d = (1.0 if x > 0 else 0.0) if fabs(wide) > 800 else d
+        return keep_nan(x, <real>(g * d))
+    else:
+        a = exp_arg(-fabs(wide))
+        kf = _k(a)
+        m = _exp_mant(a, 0.0, kf, 1.0, 0.0)
+        u = ldexp_small(m, kf)
+        # x < 0: E N / k1^2, k1 = 1 + s; 1 + x, k1 and k1^2 carry their rounding errors into N
+        s1 = 1 + wide
+        e1 = ((wide - s1) + 1) if wide < -1 else ((1 - s1) + wide)
+        s = u * (1 + 0.5 * u)
+        k1 = 1 + s
+        ke = (1 - k1) + s
+        kk = k1 * k1
+        kke = product_error(k1, k1, kk)
+        small = e1 + u * ((1.5 + wide) + u * (1 + 0.25 * u))
+        # g times that, g taken into the final scaling
+        d = scale_product(g, m * (s1 + (small - s1 * ((2 * k1 * ke + kke) / kk))) / kk, kf)
+        # next to the zero, x = t0 = -1.1924312...: from h = -0.15 up to x = 0
+        h = ((wide + 1.1924312145154952) + 4.8484829848031044e-17) + 1.898915114090381e-33
+        hs = h - 0.515625
+        d = g * (h * (0.3796657996687952 + (9.204857272486914e-18 + hs * mish_root_poly(hs)))) if h > -0.15 else d
+        # x >= 0
+        n = (1 + 2 * u) + 2 * (u * u)
+        r = 2 * (u * u) / n
+        d = d if wide < 0 else g * (1 + r * (2 * wide * (1 + u) / n - 1))
+        d = g * (1.0 if x > 0 else 0.0) if (wide > 760) | (wide < -1500) else d
+        return keep_nan(x, d)
 
 # ---- gelu: x Phi(x) = x erfc(-x / sqrt2) / 2; derivative Phi(x) + x phi(x) ------------------------
 cdef inline double gelu_cdf(double x) noexcept nogil:
-    """Phi(x) in double. erfc amplifies a relative error in its argument z = -x/sqrt2 by about
-    2 z^2 (hundreds of ULP in the far tail), so the rounding of -x * c (c = 1/sqrt2 rounded) and
-    c's own rounding are put back to first order: erfc(z + dz) = erfc(z) (1 - dz r(z)) with
-    r = 2/sqrt(pi) e^(-z^2) / erfc(z) ~ 2z + 1/z for z >= 1 (within 14%: the correction is below
-    2**-49 relative, so that is enough); below 1 the amplification is under 2."""
+    """Phi(x) in double (the float32 path). erfc amplifies a relative error in its argument
+    z = -x/sqrt2 by about 2 z^2 (hundreds of ULP in the far tail), so the rounding of -x * c
+    (c = 1/sqrt2 rounded) and c's own rounding are put back to first order:
+    erfc(z + dz) = erfc(z) (1 - dz r(z)) with r = 2/sqrt(pi) e^(-z^2) / erfc(z) ~ 2z + 1/z for
+    z >= 1 (within 14%: the correction is below 2**-49 relative, so that is enough)."""
     cdef double c = 0.7071067811865476
     cdef double z = -x * c
     cdef double dz = product_error(-x, c, z) - x * -4.833646656726457e-17 if fabs(x) < 1e300 else 0.0
@@ -349,36 +605,148 @@ cdef inline double gelu_cdf(double x) noexcept nogil:
 
 cdef inline double gelu_pdf(double x) noexcept nogil:
     """phi(x) = e^(-x^2/2) / sqrt(2 pi), with the rounding of x^2 put back (it would cost up to
-    x^2/2 ULP)."""
+    x^2/2 ULP). The float32 path."""
     cdef double sq = x * x
     cdef double sq_err = product_error(x, x, sq) if fabs(x) < 1e150 else 0.0
     return 0.3989422804014327 * vexp(-0.5 * sq) * (1 - 0.5 * sq_err)
 
+cdef inline double erfc_arg_gain(double z) noexcept nogil:
+    """r(z) = 2/sqrt(pi) e^(-z^2) / erfc(z): erfc(z + dz) = erfc(z) (1 - r dz). A cubic within 0.2%
+    on (0, 2), 2z + 1/z (within 2%) beyond; it scales a correction of about an ULP, so a few digits
+    are plenty. 0 for z <= 0, where r |z| < 0.3: the rounding of z costs under half an ULP there.
+    (The float64 path; gelu_cdf's 2z + 1/z from z = 1 on leaves up to 2 ULP on (0.5, 1).)"""
+    cdef double near = 1.12644363 + z * (1.29522532 + z * (0.25791604 + z * -0.04151805))
+    return (2 * z + 1 / z) if z >= 2 else (near if z > 0 else 0.0)
+
+cdef inline double gelu_erfc_correction(double x, double z) noexcept nogil:
+    """dz r(z) for z = -x/sqrt2 rounded: erfc(-x/sqrt2) = erfc(z) (1 - this), to first order."""
+    cdef double dz = product_error(-x, 0.7071067811865476, z) - x * -4.833646656726457e-17
+    return dz * erfc_arg_gain(z) if fabs(x) < 64 else 0.0
+
+cdef inline double gelu_tail_series(double w) noexcept nogil:
+    """S(w) - 1 = sum_{k=1..11} (-1)^k (2k-1)!! w^k, w = 1/x^2: Phi(x) = phi(x) S(w) / |x| for
+    x -> -inf (Laplace's asymptotic series; at x <= -20 the first term left out is below 2^-65)."""
+    cdef double p = -13749310575.0
+    p = p * w + 654729075.0
+    p = p * w + -34459425.0
+    p = p * w + 2027025.0
+    p = p * w + -135135.0
+    p = p * w + 10395.0
+    p = p * w + -945.0
+    p = p * w + 105.0
+    p = p * w + -15.0
+    p = p * w + 3.0
+    p = p * w + -1.0
+    return p * w
+
 cdef inline real gelu_erf_forward(real x) noexcept nogil:
-    cdef double y = x * gelu_cdf(x)
+    cdef double wide = x, y, z, e, p, sq, a, kf, m, pm
+    if real is float:
+        y = wide * gelu_cdf(wide)
+    else:
+        # x erfc(z) / 2 with the product and the argument correction rounded once at the end
+        z = -wide * 0.7071067811865476
+        e = verfc(z)
+        p = wide * e
+        y = 0.5 * (p + ((product_error(wide, e, p) if fabs(wide) < 64 else 0.0) - p * gelu_erfc_correction(wide, z)))
+        # x < -20: -phi(x) S(w), exp(-x^2/2) = m 2^k with x^2's rounding error in the reduction;
+        # the scaling comes last (results are subnormal below -37.5)
+        sq = wide * wide
+        a = exp_arg(-0.5 * sq)
+        kf = _k(a)
+        m = _exp_mant(a, -0.5 * product_error(wide, wide, sq) if fabs(wide) < 64 else 0.0, kf, 1.0, 0.0)
+        pm = 0.3989422804014327 * m
+        pm = pm + pm * -6.247337834861335e-17        # 1/sqrt(2 pi) = 0.3989422804014327 (1 + this)
+        y = ldexp_small(-(pm + pm * gelu_tail_series(1 / sq)), kf) if wide < -20 else y
+        y = wide if (wide > 40) | (wide == 0) else y        # keeps -0.0
     return 0 if x == -INFINITY else <real>y
 
 cdef inline real gelu_erf_backward(real g, real x) noexcept nogil:
-    # beyond |x| = 40 Phi is exactly 0 or 1 and x phi(x) is 0 (an inf x would give inf * 0)
-    cdef double wide = x
-    cdef double d = gelu_cdf(wide) + wide * gelu_pdf(wide)
-    d = (1.0 if x > 0 else 0.0) if fabs(wide) > 40 else d
-    return keep_nan(x, <real>(g * d))
+    # beyond |x| = 40 Phi is exactly 0 or 1 and x phi(x) is 0 (an inf x would give inf * 0);
+    # float64 keeps the tail down to -60, where g up to 2^1024 times it is still not 0
+    cdef double wide = x, d, z, e, Phi, sq, a, kf, m, xc, xce, pm, pme, sc, y, h, hs, qm, w
+    if real is float:
+        d = gelu_cdf(wide) + wide * gelu_pdf(wide)
+        d = (1.0 if x > 0 else 0.0) if fabs(wide) > 40 else d
+        return keep_nan(x, <real>(g * d))
+    else:
+        z = -wide * 0.7071067811865476
+        e = verfc(z)
+        Phi = 0.5 * (e - e * gelu_erfc_correction(wide, z))
+        # x phi(x) = 2^k (pm + pme): x/sqrt(2 pi) and its product with m as two doubles each
+        sq = wide * wide
+        a = exp_arg(-0.5 * sq)
+        kf = _k(a)
+        m = _exp_mant(a, -0.5 * product_error(wide, wide, sq) if fabs(wide) < 64 else 0.0, kf, 1.0, 0.0)
+        xc = wide * 0.3989422804014327
+        xce = (product_error(wide, 0.3989422804014327, xc) if fabs(wide) < 64 else 0.0) + wide * -2.49232720227773e-17
+        pm = xc * m
+        pme = product_error(xc, m, pm) + xce * m
+        sc = _ldexp(1.0, kf)                        # exact: x >= -20 wherever it is used
+        d = pm * sc + (Phi + pme * sc)
+        # next to the zero, x = t0 = -0.7517915...: d = h q(s) e^(-x^2/2), q's leading term times m
+        # formed exactly; from h = -1 to 0.45
+        h = ((wide + 0.7517915246935645) - 1.4956759177009883e-17) - 5.384040947833005e-34
+        hs = h + 0.28125
+        qm = 0.5511731710496541 * m
+        qm = qm + (product_error(0.5511731710496541, m, qm) + (2.4173007585699486e-17 + hs * gelu_root_poly(hs)) * m)
+        d = _ldexp(h * qm, kf) if (h > -1.0) & (h < 0.45) else d
+        d = g * d
+        # x < -20: g x phi(x) (1 - w S(w)), w = 1/x^2, g taken into the final scaling (phi is
+        # subnormal below -37.5, g phi not necessarily)
+        y = pm + pme
+        w = 1 / sq                                  # used for -60 < x < -20
+        d = scale_product(g, y - y * (w * (gelu_tail_series(w) + 1)), kf) if wide < -20 else d
+        d = g * (1.0 if x > 0 else 0.0) if (wide > 40) | (wide < -60) else d
+        return keep_nan(x, d)
 
 # ---- gelu, tanh approximation: x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3) --------------------
 # 0.5 x (1 + tanh(u)) = x sigmoid(2u): the same value without the cancellation of 1 + tanh(u) < 0.
+# float64 forms 2u and x d(2u)/dx = 2 sqrt(2/pi) (x + 3 * 0.044715 x^3) as two doubles each (the
+# constants too): the sigmoid's tail amplifies 2u's relative error by |2u| (hundreds).
+cdef inline double gelu_tanh_arg(double x, double a_hi, double a_lo, double *lo) noexcept nogil:
+    """2 sqrt(2/pi) (x + a x^3) as hi (returned) + lo, a = a_hi + a_lo; for |x| <= 30."""
+    cdef double x2 = x * x
+    cdef double x2e = product_error(x, x, x2)
+    cdef double x3 = x2 * x
+    cdef double x3e = product_error(x2, x, x3) + x2e * x
+    cdef double q = a_hi * x3
+    cdef double qe = product_error(a_hi, x3, q) + (a_hi * x3e + a_lo * x3)
+    cdef double s = x + q
+    cdef double se = two_sum_error(x, q, s) + qe
+    cdef double u = 1.5957691216057308 * s
+    lo[0] = product_error(1.5957691216057308, s, u) + (1.5957691216057308 * se + -9.96930880911092e-17 * s)
+    return u
+
 cdef inline real gelu_tanh_forward(real x) noexcept nogil:
-    cdef double wide = x
-    cdef double u2 = 1.5957691216057308 * (wide + 0.044715 * wide * wide * wide)
-    cdef double y = wide * vsigmoid(u2)
+    cdef double wide = x, y, u2, u2lo
+    if real is float:
+        u2 = 1.5957691216057308 * (wide + 0.044715 * wide * wide * wide)
+        y = wide * vsigmoid(u2)
+    else:
+        u2 = gelu_tanh_arg(0.0 if fabs(wide) > 30 else wide, 0.044715, 2.1960211427085595e-18, &u2lo)
+        y = times_sigmoid(wide, u2, u2lo)
+        y = wide if (wide > 30) | (wide == 0) else (wide * 0.0 if wide < -30 else y)  # keeps -0.0
     return 0 if x == -INFINITY else <real>y
 
 cdef inline real gelu_tanh_backward(real g, real x) noexcept nogil:
-    # s + x s (1 - s) du2/dx with s = sigmoid(2u); beyond |x| = 1e4 the second term is exactly 0
-    cdef double wide = x
-    cdef double u2 = 1.5957691216057308 * (wide + 0.044715 * wide * wide * wide)
-    cdef double du2 = 1.5957691216057308 * (1 + 0.134145 * wide * wide)
-    cdef double s = vsigmoid(u2)
-    cdef double d = s + wide * du2 * (s * vsigmoid(-u2))
-    d = (1.0 if x > 0 else 0.0) if fabs(wide) > 1e4 else d
-    return keep_nan(x, <real>(g * d))
+    # s + x s (1 - s) du2/dx with s = sigmoid(2u); beyond |x| = 1e4 (float64: 30) the second
+    # term is exactly 0
+    cdef double wide = x, u2, du2, s, d, xc, u2lo, v, vlo, h
+    if real is float:
+        u2 = 1.5957691216057308 * (wide + 0.044715 * wide * wide * wide)
+        du2 = 1.5957691216057308 * (1 + 0.134145 * wide * wide)
+        s = vsigmoid(u2)
+        d = s + wide * du2 * (s * vsigmoid(-u2))
+        d = (1.0 if x > 0 else 0.0) if fabs(wide) > 1e4 else d
+        return keep_nan(x, <real>(g * d))
+    else:
+        xc = 0.0 if fabs(wide) > 30 else wide
+        u2 = gelu_tanh_arg(xc, 0.044715, 2.1960211427085595e-18, &u2lo)
+        v = gelu_tanh_arg(xc, 0.134145, 1.3526957332032908e-17, &vlo)
+        d = sigmoid_slope(g, u2, u2lo, v, vlo)
+        # next to the zero, x = t0 = -0.7524614...
+        h = ((wide + 0.7524614220710163) - 3.635560509207687e-17) + 2.5415595389660457e-33
+        d = g * (h * (0.4304000910248585 + (2.1314322242614057e-17 + h * gelu_tanh_root_poly(h)))) if fabs(h) < 0.25 else d
+        d = g * (1.0 if x > 0 else 0.0) if fabs(wide) > 30 else d
+        return keep_nan(x, d)
