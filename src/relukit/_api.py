@@ -562,11 +562,12 @@ def _channel_slopes(x, weight, axis, dtype):
     weight = np.asarray(weight, dtype=dtype)
     if weight.ndim > 1:
         raise ValueError(f"prelu weight must be 1-D (one slope per channel), got shape {weight.shape}")
+    ndim = np.ndim(x)
+    # x with fewer than 2 dimensions has no channel axis (as in PyTorch): only one slope fits
+    if (ndim >= 2 or weight.size != 1) and not -ndim <= axis < ndim:
+        raise ValueError(f"prelu axis {axis} is out of range for x with {ndim} dimensions")
     if weight.size == 1:
         return weight.reshape(())
-    ndim = np.ndim(x)
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"prelu axis {axis} is out of range for x with {ndim} dimensions")
     axis %= ndim
     channels = np.shape(x)[axis]
     if weight.size != channels:
@@ -648,7 +649,8 @@ def prelu_weight_grad(g, x, weight, axis=1):
         x = np.ascontiguousarray(x, dtype=compute).reshape(-1)
         scratch = np.empty(_kernels.prelu_scratch_size(outer, channels, inner), np.float64)
         _kernels.prelu_weight_grad(g, x, outer, channels, inner, scratch, out)
-    return out.astype(dtype).reshape(weight_shape)
+    with np.errstate(over="ignore"):     # a sum beyond float16's range is inf, as in NumPy's sum
+        return out.astype(dtype).reshape(weight_shape)
 
 
 # ---- rrelu: leaky_relu with a random slope per element in training --------------------------------
@@ -678,10 +680,11 @@ def _rrelu_train(g, x, lower, upper, seed, backward, out=None, **kwargs):
     gc = xc if g is None else np.ascontiguousarray(g, dtype=compute).reshape(-1)
     result = np.empty(x.shape, compute)
     _kernels.rrelu_train(gc, xc, result.reshape(-1), key, lower, upper, backward)
-    if out is None:
-        return result.astype(dtype, copy=False)[()]     # a 0-d input gives a scalar, as a ufunc
-    out = out[0] if isinstance(out, tuple) else out
-    np.copyto(out, result, casting="same_kind")
+    with np.errstate(over="ignore"):     # float16 results beyond its range are inf, as in a ufunc
+        if out is None:
+            return result.astype(dtype, copy=False)[()]  # a 0-d input gives a scalar, as a ufunc
+        out = out[0] if isinstance(out, tuple) else out
+        np.copyto(out, result, casting="same_kind")
     return out
 
 

@@ -11,22 +11,25 @@ cdef inline uint64_t mix64(uint64_t z) noexcept nogil:
     z = (z ^ (z >> 27)) * <uint64_t>0x94D049BB133111EB
     return z ^ (z >> 31)
 
-cdef inline real uniform_slope(uint64_t key, npy_intp i, real lower, real width) noexcept nogil:
-    """lower + width * U, U uniform on [0, 1) with 24 (float32) or 53 (float64) random bits."""
+cdef inline real uniform_slope(uint64_t key, npy_intp i, real lower, real width,
+                               real upper) noexcept nogil:
+    """lower + width * U, U uniform on [0, 1) with 24 (float32) or 53 (float64) random bits; a
+    value that rounds up to `upper` becomes `lower`, so the interval stays [lower, upper)."""
     cdef uint64_t bits = mix64(key + <uint64_t>(i + 1) * <uint64_t>0x9E3779B97F4A7C15)
     cdef real unit
     if real is float:
         unit = <float>(bits >> 40) * <float>5.9604644775390625e-08           # 2**-24
     else:
         unit = <double>(bits >> 11) * 1.1102230246251565e-16                  # 2**-53
-    return lower + width * unit
+    cdef real slope = lower + width * unit
+    return slope if slope < upper else lower
 
 cdef void rrelu_piece(const real* g, const real* x, real* out, npy_intp start, npy_intp stop,
-                      uint64_t key, real lower, real width, bint backward) noexcept nogil:
+                      uint64_t key, real lower, real width, real upper, bint backward) noexcept nogil:
     cdef npy_intp i
     cdef real v, slope
     for i in range(start, stop):
-        v, slope = x[i], uniform_slope(key, i, lower, width)
+        v, slope = x[i], uniform_slope(key, i, lower, width, upper)
         if backward:
             out[i] = keep_nan(v, g[i] if v > 0 else g[i] * slope)
         else:
@@ -42,9 +45,9 @@ def rrelu_train(const real[::1] g, const real[::1] x, real[::1] out, uint64_t ke
         return
     with nogil:
         if nt <= 1:
-            rrelu_piece(&g[0], &x[0], &out[0], 0, n, key, lower, width, backward)
+            rrelu_piece(&g[0], &x[0], &out[0], 0, n, key, lower, width, upper, backward)
         else:
             chunk = cdiv(cdiv(n, nt), CHUNK_ALIGN) * CHUNK_ALIGN
             for c in prange(cdiv(n, chunk), num_threads=nt, schedule='static'):
                 rrelu_piece(&g[0], &x[0], &out[0], c * chunk, min(n, (c + 1) * chunk),
-                            key, lower, width, backward)
+                            key, lower, width, upper, backward)
