@@ -127,9 +127,16 @@ def test_accuracy(op, kind, params, dtype):
     if bad.size:
         err = ulp_error(got, hi, r, dtype)
         bad = bad[np.argsort(-err[bad], kind="stable")]
+        more = ""
+        if kind != "forward":
+            # a huge |g| times a tiny (subnormal) derivative fails apart from the derivative itself
+            plain = bad[np.abs(data[0][bad].astype(np.float64)) <= 1]
+            more = f"\n{len(plain)} of them with |g| <= 1"
+            if plain.size and plain[0] not in bad[:8]:
+                more += ", worst first:\n" + _describe(op, kind, data, p, hi, got, plain, err)
         pytest.fail(f"{len(bad)} results more than {bound} step(s) from the correctly rounded "
                     f"value (worst first; ULP error in brackets):\n"
-                    + _describe(op, kind, data, p, hi, got, bad, err))
+                    + _describe(op, kind, data, p, hi, got, bad, err) + more)
 
 
 @pytest.mark.parametrize("op", [op for op in OPS if op.params and op.defaults is not None],
@@ -169,7 +176,7 @@ def test_conventions(op, dtype):
     (None) a finite g gives 0."""
     dtype = np.dtype(dtype)
     fmax = float(np.finfo(dtype).max)
-    for x0, params, f0, d0 in op.conventions:
+    for x0, params, f0, d0, *only in op.conventions:
         if math.isfinite(x0) and abs(x0) > fmax:
             continue
         p = cast_params(op.param_sets[0] if params is None else params, dtype)
@@ -181,7 +188,8 @@ def test_conventions(op, dtype):
         assert ulp_steps(y, want.reshape(1))[0] <= bound, (
             f"{ctx}: forward {y[0]}, SPEC {f0}")
         kinds = [k for k in op.kinds if k != "forward" and
-                 (k == "backward" or op.fo_valid(*[float(q) for q in p]))]
+                 (k == "backward" or op.fo_valid(*[float(q) for q in p])) and
+                 (not only or k in only[0])]
         for kind in kinds:
             second = x if kind == "backward" else y
             for g0 in (1.0, -2.5, 0.0, np.nan, np.inf, -np.inf):
@@ -252,7 +260,9 @@ def test_backward_matches_finite_differences(op):
     (x+h) - (x-h) is used). Error of the difference quotient: each forward value is within 4
     ULP, |f| <= 12 on this range, so rounding contributes <= 2 * 4 * 2**-52 * 12 / 2**-19
     ~= 1.1e-8; truncation is h**2 / 6 * max|f'''| <= 1e-12 (|f'''| <= 6 for softsign, <= 1 for
-    squareplus with b >= 1, 0 for the piecewise-quadratic ops). Times |g| <= 2: tolerance 3e-8."""
+    squareplus with b >= 1, 0 for the piecewise-quadratic ops; for the transcendental ops with
+    their fd_sets, measured with mpmath on a 0.05 grid: |f| <= 8.5 and |f'''| <= 3.7, the largest
+    for celu with alpha = 0.5). Times |g| <= 2: tolerance 3e-8."""
     rng = np.random.default_rng(11)
     h = 2.0 ** -20
     for params in op.fd_sets or op.param_sets[:2]:
@@ -467,7 +477,17 @@ def test_nan_parameter(op, dtype):
                         op.call(kind, data, base)
                     continue
                 got = op.call(kind, data, base)
-            assert_same_bits(got, op.numpy[kind](*data, *base), f"{op.name} {kind} NaN {name}")
+            expected = op.numpy[kind](*data, *base)
+            if op.ulp[kind] == 0:
+                assert_same_bits(got, expected, f"{op.name} {kind} NaN {name}")
+                continue
+            # not the bitwise class: NaN exactly where the NumPy expression has it, and every row
+            # the call with that row's parameters as scalars (so the NaN row is the scalar NaN
+            # call, and the other rows are untouched by it)
+            assert np.array_equal(np.isnan(got), np.isnan(expected)), f"{op.name} {kind} NaN {name}"
+            for c in range(C):
+                row = op.call(kind, [a[c] for a in data], [b[c, 0] for b in base])
+                assert_same_bits(got[c], row, f"{op.name} {kind} NaN {name}, row {c}")
 
 
 # ---- 7. parameter validation ---------------------------------------------------------------------

@@ -31,6 +31,12 @@ cdef inline double product_error(double a, double b, double p) noexcept nogil:
     return ((ah * bh - p) + ah * bl + al * bh) + al * bl
 
 
+cdef inline double two_sum_error(double a, double b, double s) noexcept nogil:
+    """a + b - s exactly, for s = a + b rounded, whatever the magnitudes (Knuth's TwoSum)."""
+    cdef double bb = s - a
+    return (a - (s - bb)) + (b - bb)
+
+
 cdef inline double fast_two_sum_error(double a, double b, double s) noexcept nogil:
     """a + b - s exactly, for s = a + b rounded and |a| >= |b| (Fast2Sum)."""
     return b - (s - a)
@@ -121,9 +127,20 @@ cdef inline real hardswish_forward(real x) noexcept nogil:
     return 0 if x <= -3 else (x if x >= 3 else <real>q)
 
 cdef inline real hardswish_backward(real g, real x) noexcept nogil:
-    # (2x + 3) / 6, not x / 3 + 0.5, which cancels near the minimum at -1.5
-    cdef double wide = x
-    return keep_nan(x, 0 if x <= -3 else (g if x >= 3 else <real>(g * ((2 * wide + 3) / 6))))
+    # (2x + 3) / 6, not x / 3 + 0.5, which cancels near the minimum at -1.5. float32 runs in double
+    # (one rounding); float64 carries the roundings of 2x + 3, of the division and of the product
+    # with g to the end (three roundings would be up to 2 ULP off)
+    cdef double wide = x, u, eu, q, rem, p
+    if real is float:
+        p = g * ((2 * wide + 3) / 6)
+    else:
+        u = 2 * wide + 3
+        eu = two_sum_error(2 * wide, 3.0, u)
+        q = u / 6
+        rem = ((u - 6 * q) - product_error(q, 6.0, 6 * q)) + eu       # u + eu - 6q, exactly
+        p = g * q
+        p = p + ((product_error(g, q, p) + g * (rem / 6)) if fabs(g) < 1e290 else 0.0)
+    return keep_nan(x, 0 if x <= -3 else (g if x >= 3 else <real>p))
 
 # ---- softsign: x / (1 + |x|); derivative 1 / (1 + |x|)**2 -----------------------------------------
 cdef inline real softsign_forward(real x) noexcept nogil:
@@ -208,7 +225,11 @@ cdef inline real sigmoid_forward(real x) noexcept nogil:
     return vsigmoid(x)
 
 cdef inline real sigmoid_backward(real g, real x) noexcept nogil:
-    # sigmoid(x) sigmoid(-x), not y (1 - y), which cancels as y -> 1
+    # sigmoid(x) sigmoid(-x), not y (1 - y), which cancels as y -> 1. float32 runs in double, so
+    # that a huge g times a derivative below float32's range still comes out right
+    cdef double w = x
+    if real is float:
+        return keep_nan(x, <real>(g * (vsigmoid(w) * vsigmoid(-w))))
     return keep_nan(x, g * (vsigmoid(x) * vsigmoid(-x)))
 
 cdef inline real sigmoid_backward_from_output(real g, real y) noexcept nogil:
@@ -219,9 +240,10 @@ cdef inline real tanh_forward(real x) noexcept nogil:
     return vtanh(x)
 
 cdef inline real tanh_backward(real g, real x) noexcept nogil:
-    # sech^2 = 4t / (1 + t)^2 with t = e^(-2|x|) <= 1: no 1 - tanh^2 cancellation, no overflow
-    cdef real t = vexp(-2 * fabs(x))
-    return keep_nan(x, g * (4 * t / ((1 + t) * (1 + t))))
+    # sech^2 = 4t / (1 + t)^2 with t = e^(-2|x|) <= 1: no 1 - tanh^2 cancellation, no overflow;
+    # float32 runs in double (a huge g times a derivative below float32's range)
+    cdef double t = vexp(-2 * fabs(<double>x)) if real is float else vexp(-2 * fabs(x))
+    return keep_nan(x, <real>(g * (4 * t / ((1 + t) * (1 + t)))))
 
 cdef inline real tanh_backward_from_output(real g, real y) noexcept nogil:
     return keep_nan(y, g * ((1 - y) * (1 + y)))
@@ -243,15 +265,18 @@ cdef inline real tanhshrink_forward(real x) noexcept nogil:
     return <real>(tanhshrink_near_zero(wide) if fabs(wide) < 2 else wide - vtanh(wide))
 
 cdef inline real tanhshrink_backward(real g, real x) noexcept nogil:
-    cdef real t = vtanh(x)
-    return keep_nan(x, g * (t * t))
+    cdef double t = vtanh(<double>x) if real is float else vtanh(x)
+    return keep_nan(x, <real>((g * t) * t))          # g first: t * t alone may underflow
 
 # ---- elu: x > 0 ? x : alpha expm1(x); derivative 1 or alpha e^x (alpha at 0) ------------------------
 cdef inline real elu_forward(real x, real alpha) noexcept nogil:
     return x if x > 0 else alpha * vexpm1(x)
 
 cdef inline real elu_backward(real g, real x, real alpha) noexcept nogil:
-    return keep_nan(x, g if x > 0 else g * (alpha * vexp(x)))
+    # float32 runs in double: g alpha e^x may be in range where e^x is not
+    cdef double e = vexp(<double>x) if real is float else vexp(x), ga = <double>g * alpha
+    # |g| >= 1: alpha e^x first, so that g alpha cannot overflow on the way (e^x <= 1)
+    return keep_nan(x, g if x > 0 else <real>(g * (alpha * e) if fabs(ga) > 1e300 else ga * e))
 
 cdef inline real elu_backward_from_output(real g, real y, real alpha) noexcept nogil:
     # for alpha >= 0: y <= 0 exactly where x <= 0, and alpha e^x = y + alpha there
@@ -263,41 +288,59 @@ cdef inline real selu_forward(real x) noexcept nogil:
         x if x > 0 else <real>1.6732632423543772848170429916717 * vexpm1(x))
 
 cdef inline real selu_backward(real g, real x) noexcept nogil:
-    return keep_nan(x, g * (<real>1.0507009873554804934193349852946 if x > 0 else
-                            <real>1.7580993408473768599402175208123 * vexp(x)))
+    cdef double e = vexp(<double>x) if real is float else vexp(x)
+    cdef double ga = <double>g * 1.7580993408473768599402175208123
+    return keep_nan(x, g * <real>1.0507009873554804934193349852946 if x > 0 else
+                    <real>(g * (1.7580993408473768599402175208123 * e) if fabs(ga) > 1e300 else ga * e))
 
 cdef inline real selu_backward_from_output(real g, real y) noexcept nogil:
-    return keep_nan(y, g * (<real>1.0507009873554804934193349852946 if y > 0 else
-                            y + <real>1.7580993408473768599402175208123))
+    # y + scale * alpha cancels as y -> -scale * alpha; the constant is carried as two doubles
+    # (high and low parts) so that the sum is exact there (Sterbenz)
+    cdef double d = (<double>y + 1.7580993408473768) + 1.41535193800845e-17
+    return keep_nan(y, g * <real>1.0507009873554804934193349852946 if y > 0 else <real>(g * d))
 
 # ---- celu: max(0, x) + min(0, alpha expm1(x / alpha)); derivative 1 or e^(x / alpha) ---------------
 cdef inline real celu_forward(real x, real alpha) noexcept nogil:
+    # float32 runs in double: the rounding of x / alpha is amplified by |x / alpha| in expm1
+    cdef double w = x
+    if real is float:
+        return x if x > 0 else <real>(alpha * vexpm1(w / alpha))
     return x if x > 0 else alpha * vexpm1(x / alpha)
 
 cdef inline real celu_backward(real g, real x, real alpha) noexcept nogil:
-    return keep_nan(x, g if x > 0 else g * vexp(x / alpha))
+    cdef double e = vexp(<double>x / alpha) if real is float else vexp(x / alpha)
+    return keep_nan(x, g if x > 0 else <real>(g * e))
 
 cdef inline real celu_backward_from_output(real g, real y, real alpha) noexcept nogil:
-    # for alpha > 0: e^(x / alpha) = y / alpha + 1 where y <= 0
-    return keep_nan(y, g if y > 0 else g * (y / alpha + 1))
+    # for alpha > 0: e^(x / alpha) = (y + alpha) / alpha where y <= 0; y + alpha is exact as
+    # y -> -alpha (Sterbenz), where y / alpha + 1 would cancel
+    cdef double w = y
+    return keep_nan(y, g if y > 0 else <real>(g * ((w + alpha) / alpha)))   # the ratio is <= 1
 
 # ---- softplus: log1p(e^(beta x)) / beta, x above the threshold; derivative sigmoid(beta x) ----------
 cdef inline real softplus_forward(real x, real beta, real threshold) noexcept nogil:
+    # float32 runs in double: the rounding of beta x is amplified by |beta x| in the tail
+    cdef double w = x
+    if real is float:
+        return x if x * beta > threshold else <real>(vsoftplus(w * beta) / beta)
     return x if x * beta > threshold else vsoftplus(x * beta) / beta
 
 cdef inline real softplus_backward(real g, real x, real beta, real threshold) noexcept nogil:
-    return keep_nan(x, g if x * beta > threshold else g * vsigmoid(x * beta))
+    cdef double s = vsigmoid(<double>x * beta) if real is float else vsigmoid(x * beta)
+    return keep_nan(x, g if x * beta > threshold else <real>(g * s))
 
 cdef inline real softplus_backward_from_output(real g, real y, real beta, real threshold) noexcept nogil:
     # e^(beta y) = 1 + e^(beta x), so sigmoid(beta x) = 1 - e^(-beta y) = -expm1(-beta y)
-    return keep_nan(y, g if y * beta > threshold else g * -vexpm1(-beta * y))
+    cdef double s = -vexpm1(-beta * <double>y) if real is float else -vexpm1(-beta * y)
+    return keep_nan(y, g if y * beta > threshold else <real>(g * s))
 
 # ---- logsigmoid: -softplus(-x); derivative sigmoid(-x) -----------------------------------------------
 cdef inline real logsigmoid_forward(real x) noexcept nogil:
     return -vsoftplus(-x)
 
 cdef inline real logsigmoid_backward(real g, real x) noexcept nogil:
-    return keep_nan(x, g * vsigmoid(-x))
+    cdef double s = vsigmoid(-<double>x) if real is float else vsigmoid(-x)
+    return keep_nan(x, <real>(g * s))
 
 cdef inline real logsigmoid_backward_from_output(real g, real y) noexcept nogil:
     # e^y = sigmoid(x), so sigmoid(-x) = 1 - e^y = -expm1(y)
@@ -330,11 +373,6 @@ cdef inline double sigmoid_of_product(double x, double beta) noexcept nogil:
 # edges, [-1000, 1000], the subnormal tails and |x| up to 1e300): max 2.6 ULP for every forward
 # and backward with g = 1, relative error below 3.2 * 2^-53, so g d stays within 4 ULP for any g
 # (3.3 measured with g from the subnormals up to 2^1023).
-
-cdef inline double two_sum_error(double a, double b, double s) noexcept nogil:
-    """a + b - s exactly, for s = a + b rounded, whatever the magnitudes (Knuth's TwoSum)."""
-    cdef double bb = s - a
-    return (a - (s - bb)) + (b - bb)
 
 cdef inline double exp_arg(double a) noexcept nogil:
     # below -1500 even 2^1024 e^a (times anything these ops put in front) rounds to 0
