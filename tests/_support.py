@@ -6,8 +6,11 @@ float32 and rounded once).
 """
 
 import numpy as np
+import pytest
 
 FLOAT_DTYPES = (np.float16, np.float32, np.float64)
+F16, F32, F64 = (np.dtype(d) for d in FLOAT_DTYPES)
+DTYPES = pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=lambda d: np.dtype(d).name)
 UINT_OF = {np.dtype(np.float16): np.uint16, np.dtype(np.float32): np.uint32,
            np.dtype(np.float64): np.uint64}
 

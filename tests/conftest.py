@@ -52,20 +52,14 @@ def support():
 
 
 def pytest_collection_modifyitems(config, items):
-    """`slow` tests (minutes, many GiB) run only when selected with -m (e.g. -m slow)."""
-    if config.option.markexpr:
-        return
-    skip = pytest.mark.skip(reason="slow: opt in with -m slow")
-    for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
-
-
-def pytest_collection_modifyitems(config, items):
-    """Known, tracked accuracy bugs (tests/_known_failures.py) are strict xfails."""
+    """Known, tracked accuracy bugs (tests/_known_failures.py) are strict xfails; `slow` tests
+    (minutes, many GiB) run only when selected with -m (e.g. -m slow)."""
     import _known_failures
 
+    skip_slow = not config.option.markexpr
     for item in items:
         reason = _known_failures.KNOWN.get(item.nodeid.split("::", 1)[-1])
         if reason is not None:
             item.add_marker(pytest.mark.xfail(strict=True, reason=reason))
+        if skip_slow and "slow" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason="slow: opt in with -m slow"))

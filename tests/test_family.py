@@ -33,6 +33,10 @@ from _reference import (
     ulp_steps,
 )
 from _support import (
+    DTYPES,
+    F16,
+    F32,
+    F64,
     BIG,
     FLOAT_DTYPES,
     assert_same_bits,
@@ -43,8 +47,6 @@ from _support import (
     snapshot,
 )
 
-F16, F32, F64 = (np.dtype(d) for d in FLOAT_DTYPES)
-DTYPES = pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=lambda d: np.dtype(d).name)
 
 
 def _need_backend(op, dtype):
@@ -117,7 +119,7 @@ def test_accuracy(op, kind, params, dtype):
         steps = ulp_steps(got, expected)
         bad = np.flatnonzero(steps > 1)
         assert not bad.size, (
-            f"float16 more than 1 step from the float32 result rounded:\n"
+            "float16 more than 1 step from the float32 result rounded:\n"
             + _describe(op, kind, data, p, expected.astype(np.float64), got, bad, steps))
         return
     _need_backend(op, dtype)

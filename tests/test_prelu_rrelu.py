@@ -25,6 +25,10 @@ import pytest
 
 import relukit
 from _support import (
+    DTYPES,
+    F16,
+    F32,
+    F64,
     BIG,
     FLOAT_DTYPES,
     assert_same_bits,
@@ -33,8 +37,6 @@ from _support import (
     ref_leaky_relu_backward,
 )
 
-F16, F32, F64 = (np.dtype(d) for d in FLOAT_DTYPES)
-DTYPES = pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=lambda d: np.dtype(d).name)
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 LEVELS = ("baseline", "avx2", "avx512")
 

@@ -9,9 +9,8 @@ import pytest
 
 import relukit
 from _reference import ulp_steps
-from _support import FLOAT_DTYPES, assert_same_bits, make_data
+from _support import DTYPES, assert_same_bits, make_data
 
-DTYPES = pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=lambda d: np.dtype(d).name)
 
 
 def _x(dtype, n=1001, seed=0):
