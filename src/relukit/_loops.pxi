@@ -20,6 +20,7 @@ cdef extern from "_rk.h" nogil:
     void rk_fp_restore(rk_fpstate)
     int rk_omp_max_threads()
     const int rk_openmp_version
+    bint rk_page_untouched(const char* p)
     void rk_load_half(const char* src, npy_intp step, float* dst, npy_intp n)
     void rk_store_half(const float* src, char* dst, npy_intp step, npy_intp n)
     void rk_load_float(const char* src, npy_intp step, float* dst, npy_intp n)
@@ -31,6 +32,7 @@ cdef enum:
     MAX_ARGS = 8         # inputs + the output
     BLOCK = 256          # elements per gather block: all buffers of one block stay in L1
     CHUNK_ALIGN = 64     # chunk starts are multiples of this many elements (full cache lines)
+    FRESH_CHECK = 1 << 22  # output bytes from which a fresh (never touched) output is looked for
 
 cdef enum Storage:
     STORE_HALF
@@ -165,6 +167,10 @@ cdef void ufunc_loop(char** args, const npy_intp* dims, const npy_intp* steps,
     cdef Path path = choose_path(spec, steps)
     cdef rk_fpstate fpstate = rk_fp_save()
     cdef int nt = threads_for(n, spec.work)
+    cdef npy_intp out_step = steps[spec.nin]
+    if nt > 1 and out_step > 0 and n * out_step >= FRESH_CHECK and \
+            rk_page_untouched(args[spec.nin] + (n // 2) * out_step):
+        nt = 1      # see rk_page_untouched: page faults from one thread
     if nt <= 1:
         # no parallel region at all: after fork() a GNU OpenMP region in the child would hang
         run_piece(spec, path, args, steps, 0, n)
