@@ -189,7 +189,9 @@ def assert_unchanged(before, arrays):
     for b, a in zip(before, arrays):
         a = np.asarray(a)
         assert a.dtype == b.dtype and a.shape == b.shape
-        assert np.array_equal(b.view(np.uint8), np.ascontiguousarray(a).view(np.uint8)), (
+        # reshape(-1): a 0-d array cannot be viewed as bytes
+        assert np.array_equal(b.reshape(-1).view(np.uint8),
+                              np.ascontiguousarray(a).reshape(-1).view(np.uint8)), (
             "an input array was modified")
 
 

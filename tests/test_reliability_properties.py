@@ -1,0 +1,389 @@
+"""hypothesis properties over every public function (``relukit.__all__`` but the thread and config
+functions), with the deterministic ``ci`` profile of conftest.py.
+
+Data: float16/32/64 arrays of 0-4 dimensions with NaN, +-inf, +-0.0 and subnormals frequent, laid
+out as strided (step 2), offset and reversed views of a larger buffer. For each example:
+
+- the result is within the SPEC bound of the exact reference of ``_reference.py`` (bitwise the
+  NumPy expression for the exact ops; float16 within 1 step of the float32 path rounded once);
+- NaN in x gives NaN; dtype and shape are kept; no input changes;
+- a view gives the bits of its contiguous copy; out= a fresh array, in place (out= each operand)
+  and out= a view overlapping an operand in the same buffer all give the bits of the plain call;
+- nothing warns or trips ``np.errstate(all="raise")``.
+
+A second test calls every function with arbitrary parameters, keywords and out= (wrong dtype,
+shape, read-only): it returns or raises TypeError/ValueError, and writes nothing when it raises.
+
+Where a known float64 accuracy bug is tracked as a strict xfail (tests/_known_failures.py) the same
+cases are left out here (the parameter sets listed there; for HUGE_G the elements with |g| > 1 and
+a derivative below the normal range), so that this test keeps checking everything else.
+"""
+
+import inspect
+import math
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pytest
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
+
+import relukit  # noqa: E402
+from _known_failures import HUGE_G, KNOWN  # noqa: E402
+from _reference import BY_NAME, OPS, cast_params, reference, steps_from_exact, ulp_steps  # noqa: E402
+from _support import F16, F32, F64, assert_same_bits, assert_unchanged, snapshot  # noqa: E402
+from test_prelu_rrelu import check_weight_grad  # noqa: E402
+from test_properties import elements  # noqa: E402
+
+# Functions that are not kernels: they take no arrays.
+CONFIG = {"config", "get_num_threads", "set_num_threads", "show_config", "threads"}
+PUBLIC = sorted(set(relukit.__all__) - CONFIG)
+DTYPES = (F16, F32, F64)
+# examples per function and test: ~75 functions, the file runs in well under a minute
+EXAMPLES = 20
+pytestmark = pytest.mark.thread_unsafe(reason="hypothesis is not thread-safe")
+
+
+@contextmanager
+def strict():
+    """No floating-point flag and no warning of any kind may come out of the call."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="raise"):
+            yield
+
+
+# ---- what to call and what to compare with ----------------------------------------------------
+@dataclass(frozen=True)
+class Choice:
+    """One way of calling a public function: call(*data, **ufunc_keywords); check(data, got,
+    context) compares a result with the reference; forward(x) makes the y of a from-output."""
+
+    label: str
+    call: Callable
+    check: Callable
+    forward: Callable | None = None
+
+
+def _known64(op, kind):
+    """(parameter-set indices left out in float64, whether the HUGE_G elements are left out)."""
+    prefix = f"test_accuracy[float64-{op.name}-{kind}-"
+    skip, huge_g = set(), False
+    for key, reason in KNOWN.items():
+        if key.startswith(prefix):
+            index = key[len(prefix):-1]
+            if reason == HUGE_G:
+                huge_g = True
+            elif index.isdigit():
+                skip.add(int(index))
+    return skip, huge_g
+
+
+def check_op(op, kind, p):
+    """The accuracy check of test_family.test_accuracy for one example."""
+    def check(data, got, context):
+        got = np.asarray(got)
+        dtype = got.dtype
+        bound = op.ulp[kind]
+        x = np.broadcast_to(data[-1], got.shape)
+        assert np.isnan(got[np.isnan(x)]).all(), f"{context}: NaN in x must give NaN"
+        if bound == 0:
+            assert_same_bits(got, op.numpy[kind](*np.broadcast_arrays(*data), *p), context)
+            return
+        if dtype == F16:
+            with np.errstate(all="ignore"):
+                expected = np.asarray(op.call(kind, [a.astype(F32) for a in data],
+                                              [np.asarray(q, F32) for q in p])).astype(F16)
+            steps = ulp_steps(got, expected)
+            bound = 1
+        else:
+            if op.backend == "mpmath" and dtype == F64:
+                pytest.importorskip("mpmath")
+            hi, _, care = reference(op, kind, data, p, dtype)
+            steps = np.where(care, steps_from_exact(got, hi, dtype), 0.0)
+            if dtype == F64 and kind != "forward" and _known64(op, kind)[1]:
+                ones = np.ones_like(data[0])
+                d, _, _ = reference(op, kind, (ones, data[1]), p, dtype)
+                with np.errstate(invalid="ignore"):
+                    known = (np.abs(data[0]) > 1) & (np.abs(d) < np.finfo(F64).smallest_normal)
+                steps = np.where(known, 0.0, steps)
+        bad = np.flatnonzero(np.asarray(steps).ravel() > bound)
+        assert not bad.size, (
+            f"{context}: {bad.size} results beyond {bound} steps, e.g. operands "
+            f"{[np.asarray(a).ravel()[bad[:4]].tolist() for a in data]} -> "
+            f"{got.ravel()[bad[:4]].tolist()}")
+    return check
+
+
+def _op_choices(op, kind, fn, dtype, **keywords):
+    skip = _known64(op, kind)[0] if dtype == F64 else set()
+    out = []
+    for k, params in enumerate(op.sets(kind)):
+        if k in skip or params not in op.sets(kind, dtype):
+            continue
+        p = cast_params(params, dtype)
+        label = f"{op.name}{params}{keywords or ''}"
+        out.append(Choice(label, lambda *a, p=p, **kw: fn(*a, *p, **keywords, **kw),
+                          check_op(op, kind, p),
+                          lambda x, p=p: op.call("forward", (x,), p)))
+    return out
+
+
+def _prelu_choices(name, dtype, shape):
+    ndim = len(shape)
+    leaky = BY_NAME["leaky_relu"]
+    kind = "forward" if name == "prelu" else "backward"
+    fn = getattr(relukit, name)
+    axes = [None] + ([1, -1] if ndim >= 2 else [0] if ndim == 1 else [])
+    out = []
+    for axis in axes:
+        size = 1 if axis is None else shape[axis]
+        weight = np.resize(np.array([0.25, -0.3, 0.0, 1.5, 0.01], dtype), size)
+        slopes = (weight.reshape(()) if axis is None else
+                  weight.reshape((size,) + (1,) * (ndim - axis % ndim - 1)))
+        kw = {} if axis is None else {"axis": axis}
+        out.append(Choice(f"{name} axis={axis}",
+                          lambda *a, w=weight, kw=kw, **more: fn(*a, w, **kw, **more),
+                          check_op(leaky, kind, (slopes,))))
+    return out
+
+
+def _rrelu_train_check(kind, lower, upper, seed):
+    """Training slopes read off a forward of -1 (x * r is exact there), then the formulas."""
+    def check(data, got, context):
+        got = np.asarray(got)
+        x = data[-1]
+        c = F32 if x.dtype == F16 else x.dtype
+        with np.errstate(all="ignore"):
+            r = -np.asarray(relukit.rrelu(-np.ones(x.shape, c), lower, upper, training=True,
+                                          seed=seed))
+            xc = x.astype(c)
+            g = data[0].astype(c) if kind != "forward" else xc
+            want = np.where(np.isnan(xc), xc, np.where(xc > 0, g, g * r)).astype(x.dtype)
+        assert_same_bits(got, want, context)
+    return check
+
+
+def _rrelu_choices(name, dtype):
+    fn = getattr(relukit, name)
+    kind = {"rrelu": "forward", "rrelu_backward": "backward"}.get(name, "from_output")
+    leaky = BY_NAME["leaky_relu"]
+    out = []
+    for lower, upper in ((1 / 8, 1 / 3), (0.0, 0.0), (0.1, 0.9)):
+        p = cast_params(((lower + upper) / 2,), dtype)
+        out.append(Choice(f"{name} eval {lower, upper}",
+                          lambda *a, lo=lower, up=upper, **kw: fn(*a, lo, up, **kw),
+                          check_op(leaky, kind, p),
+                          lambda x, lo=lower, up=upper: relukit.rrelu(x, lo, up)))
+        seed = 1234
+        forward = (lambda x, lo=lower, up=upper:
+                   relukit.rrelu(x, lo, up, training=True, seed=seed))
+        out.append(Choice(f"{name} training {lower, upper}",
+                          lambda *a, lo=lower, up=upper, **kw:
+                          fn(*a, lo, up, training=True, seed=seed, **kw),
+                          _rrelu_train_check(kind, lower, upper, seed), forward))
+    return out
+
+
+def choices(name, dtype, shape):
+    """Every Choice of calling public function `name` on operands of this dtype and shape."""
+    for op in OPS:
+        for kind, fn in op.functions.items():
+            if fn is getattr(relukit, name, None) and fn.__name__ == name:
+                return _op_choices(op, kind, fn, dtype)
+    if name in ("gelu", "gelu_backward"):
+        kind = "forward" if name == "gelu" else "backward"
+        fn = getattr(relukit, name)
+        return [c for op, approx in ((BY_NAME["gelu_erf"], "none"), (BY_NAME["gelu_tanh"], "tanh"))
+                for c in _op_choices(op, kind, fn, dtype, approximate=approx)]
+    if name in ("prelu", "prelu_backward"):
+        return _prelu_choices(name, dtype, shape)
+    if name.startswith("rrelu"):
+        return _rrelu_choices(name, dtype)
+    return None
+
+
+def n_data(name):
+    """Array operands: x, or (g, x) / (g, y) for a backward."""
+    return 2 if "backward" in name or name == "prelu_weight_grad" else 1
+
+
+def test_every_public_function_is_covered():
+    """A new public function needs an Op in _reference.py or a case here."""
+    missing = [n for n in PUBLIC if n != "prelu_weight_grad" and not choices(n, F32, (3, 4))]
+    assert not missing, f"public functions without a property test: {missing}"
+
+
+# ---- data ------------------------------------------------------------------------------------
+@st.composite
+def shapes(draw, max_dims=4, budget=48):
+    """0-4 dimensions, sides 0-5, at most `budget` elements (the float64 references of the
+    transcendental ops run at 200 bits, element by element)."""
+    ndim = draw(st.integers(0, max_dims))
+    sides, size = [], 1
+    for _ in range(ndim):
+        side = draw(st.integers(0, max(1, min(5, budget // max(size, 1)))))
+        sides.append(side)
+        size *= max(side, 1)
+    return tuple(sides)
+
+
+def layouts(ndim):
+    """Per axis: (start 0/1, step 1/2, reversed)."""
+    return st.tuples(*[st.tuples(st.integers(0, 1), st.integers(1, 2), st.booleans())
+                       for _ in range(ndim)])
+
+
+def view(base, layout, shape):
+    """The view of `base` with this layout and shape."""
+    index = tuple(slice(s, s + n * step, step) for (s, step, _), n in zip(layout, shape))
+    v = base[index + (Ellipsis,)]            # a 0-d view, not a scalar, for 0 dimensions
+    return v[tuple(slice(None, None, -1) if rev else slice(None) for *_, rev in layout)
+             + (Ellipsis,)]
+
+
+def in_buffer(values, layout, fill):
+    """values placed in a view of a larger buffer of `fill` values; returns (buffer, view)."""
+    base = np.full(tuple(2 * n + 2 for n in values.shape), fill, values.dtype)
+    v = view(base, layout, values.shape)
+    v[...] = values
+    return base, v
+
+
+# ---- 1. results, layouts, in place, overlap ----------------------------------------------------
+@pytest.mark.parametrize("name", [n for n in PUBLIC if n != "prelu_weight_grad"])
+@settings(max_examples=EXAMPLES)
+@given(data=st.data())
+def test_properties(name, data):
+    dtype = data.draw(st.sampled_from(DTYPES), label="dtype")
+    shape = data.draw(shapes(), label="shape")
+    choice = data.draw(st.sampled_from(choices(name, dtype, shape)), label="choice")
+    values = [data.draw(hnp.arrays(dtype, shape, elements=elements(dtype.type)), label=f"operand {k}")
+              for k in range(n_data(name))]
+    if "from_output" in name:
+        with np.errstate(all="ignore"):
+            values[-1] = np.asarray(choice.forward(values[-1]), dtype).reshape(shape)
+    ctx = f"{name} {choice.label} {dtype.name} {shape}"
+    lays = [data.draw(layouts(len(shape)), label=f"layout {k}") for k in range(len(values))]
+    placed = [in_buffer(v, lay, dtype.type(7.25)) for v, lay in zip(values, lays)]
+    views = [v for _, v in placed]
+    before = snapshot(*views)
+
+    with strict():
+        got = choice.call(*views)
+    got = np.asarray(got)
+    assert got.dtype == dtype and got.shape == shape, ctx
+    assert_unchanged(before, views)
+    choice.check(values, got, ctx)
+    with strict():
+        assert_same_bits(choice.call(*values), got, f"{ctx}: contiguous")
+        out = np.full(shape, np.nan, dtype)
+        assert choice.call(*views, out=out) is out
+    assert_same_bits(out, got, f"{ctx}: out=")
+    assert_unchanged(before, views)
+
+    # in place: out= each operand in turn
+    for k in range(len(views)):
+        work = [in_buffer(v, lay, dtype.type(7.25))[1] for v, lay in zip(values, lays)]
+        with strict():
+            choice.call(*work, out=work[k])
+        assert_same_bits(work[k], got, f"{ctx}: in place into operand {k}")
+
+    # out= another view of an operand's buffer, overlapping it: as if the inputs were copies
+    if shape:
+        k = data.draw(st.integers(0, len(views) - 1), label="overlapped operand")
+        out_layout = data.draw(layouts(len(shape)), label="out layout")
+        work = [in_buffer(v, lay, dtype.type(7.25)) for v, lay in zip(values, lays)]
+        base, _ = work[k]
+        out = view(base, out_layout, shape)
+        with strict():
+            choice.call(*[v for _, v in work], out=out)
+        assert_same_bits(out, got, f"{ctx}: out= overlapping operand {k} ({out_layout})")
+
+
+@settings(max_examples=4 * EXAMPLES)
+@given(data=st.data())
+def test_prelu_weight_grad_properties(data):
+    dtype = data.draw(st.sampled_from(DTYPES), label="dtype")
+    shape = data.draw(shapes(), label="shape")
+    ndim = len(shape)
+    axis = data.draw(st.sampled_from([None] + ([1, -1] if ndim >= 2 else [0] if ndim else [])))
+    size = 1 if axis is None else shape[axis]
+    weight = np.full(size, 0.25, dtype)
+    values = [data.draw(hnp.arrays(dtype, shape, elements=elements(dtype.type))) for _ in "gx"]
+    lays = [data.draw(layouts(ndim)) for _ in "gx"]
+    views = [in_buffer(v, lay, dtype.type(7.25))[1] for v, lay in zip(values, lays)]
+    before = snapshot(*views)
+    kw = {} if axis is None else {"axis": axis}
+    with strict():
+        got = relukit.prelu_weight_grad(*views, weight, **kw)
+    assert_unchanged(before, views)
+    assert_same_bits(got, relukit.prelu_weight_grad(*values, weight, **kw))
+    if not values[1].size:
+        assert_same_bits(got, np.zeros(size, dtype))          # an empty sum
+        return
+    with np.errstate(all="ignore"):
+        check_weight_grad(*values, weight, axis=1 if axis is None else axis,
+                          context=f"{dtype.name} {shape} axis={axis}", cancelling=True)
+
+
+# ---- 2. anything else: a result or TypeError/ValueError, and nothing written on error ----------
+ANYTHING = st.one_of(
+    st.floats(), st.integers(-2**80, 2**80), st.booleans(), st.none(), st.text(max_size=3),
+    st.just(1j), st.just([0.5, -1.0]), st.just(object()), st.just(np.float16(2.0)),
+    st.sampled_from([0.0, -0.0, -1.0, 0.5, 1.0, 20.0, np.inf, -np.inf, np.nan, "none", "tanh"]),
+    hnp.arrays(st.sampled_from([np.float16, np.float32, np.float64, np.int8, np.complex64]),
+               hnp.array_shapes(min_dims=0, max_dims=2, max_side=3)),
+)
+
+
+def _parameters(name, fn):
+    """Names of fn's parameters after the array operands (none for a plain ufunc)."""
+    if isinstance(fn, np.ufunc):
+        return []
+    params = [p for p in inspect.signature(fn).parameters.values()
+              if p.kind is p.POSITIONAL_OR_KEYWORD]
+    return [p.name for p in params[n_data(name):]]
+
+
+@pytest.mark.parametrize("name", PUBLIC)
+@settings(max_examples=EXAMPLES)
+@given(data=st.data())
+def test_bad_calls_raise_type_or_value_error(name, data):
+    fn = getattr(relukit, name)
+    dtype = data.draw(st.sampled_from(DTYPES), label="dtype")
+    shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=4), label="shape")
+    arrays = [data.draw(hnp.arrays(dtype, shape, elements=elements(dtype.type)))
+              for _ in range(n_data(name))]
+    kwargs = {p: data.draw(ANYTHING, label=p) for p in _parameters(name, fn)
+              if data.draw(st.booleans())}
+    out_kind = data.draw(st.sampled_from(
+        ["none", "good", "shape", "read-only", "int", "other float", "list"]), label="out")
+    out_shape = shape if out_kind != "shape" else shape + (2,)
+    out_dtype = {"int": np.int32, "other float": F16 if dtype != F16 else F64}.get(out_kind, dtype)
+    out = np.full(out_shape, 3.5, out_dtype) if out_kind != "list" else [3.5] * max(1, len(shape))
+    if out_kind == "read-only":
+        out.flags.writeable = False
+    if out_kind != "none" and name != "prelu_weight_grad":
+        kwargs["out"] = out
+    if data.draw(st.booleans(), label="extra keyword"):
+        key = data.draw(st.sampled_from(["where", "dtype", "casting", "order", "bogus"]))
+        kwargs[key] = data.draw(st.one_of(ANYTHING, st.sampled_from(
+            [np.float32, np.int64, "unsafe", "no", "K", "F"])))
+    before = snapshot(*arrays)
+    out_before = np.array(out, copy=True)
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            # NumPy's own casts may raise flags, and NumPy warns about where= without out=
+            warnings.filterwarnings("ignore", "'where' used without 'out'", UserWarning)
+            fn(*arrays, **kwargs)
+    except (TypeError, ValueError):
+        np.testing.assert_array_equal(np.asarray(out), out_before,
+                                      err_msg="an error call wrote its output")
+    assert_unchanged(before, arrays)
