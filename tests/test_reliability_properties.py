@@ -20,7 +20,6 @@ a derivative below the normal range), so that this test keeps checking everythin
 """
 
 import inspect
-import math
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -387,3 +386,18 @@ def test_bad_calls_raise_type_or_value_error(name, data):
         np.testing.assert_array_equal(np.asarray(out), out_before,
                                       err_msg="an error call wrote its output")
     assert_unchanged(before, arrays)
+
+
+# ---- regressions found by the properties above --------------------------------------------------
+def test_float16_underflow_is_silent_outside_the_ufuncs():
+    """rrelu in training and prelu_weight_grad round float32/float64 results to float16 with
+    NumPy's cast, which raised 'underflow' under np.errstate(all='raise') for a result below
+    float16's subnormals (found by test_properties[rrelu_backward]); the ufuncs never do."""
+    tiny = np.array([6e-8, -6e-8], F16)                  # the smallest float16 subnormal
+    with strict():
+        relukit.rrelu(tiny, training=True, seed=1)
+        relukit.rrelu_backward(tiny, np.zeros(2, F16), training=True, seed=1)
+        relukit.rrelu(tiny, training=True, seed=1, out=np.empty(2, F16))
+        w = relukit.prelu_weight_grad(tiny[:1], np.array([-0.25], F16), np.ones(1, F16))
+        relukit.leaky_relu(tiny, 0.1)
+    assert w[0] == 0 and np.signbit(w[0])

@@ -649,7 +649,9 @@ def prelu_weight_grad(g, x, weight, axis=1):
         x = np.ascontiguousarray(x, dtype=compute).reshape(-1)
         scratch = np.empty(_kernels.prelu_scratch_size(outer, channels, inner), np.float64)
         _kernels.prelu_weight_grad(g, x, outer, channels, inner, scratch, out)
-    with np.errstate(over="ignore"):     # a sum beyond float16's range is inf, as in NumPy's sum
+    # a sum beyond float16's range is inf and one below it 0 or subnormal, as in NumPy's sum: no
+    # floating-point flag, like every kernel
+    with np.errstate(over="ignore", under="ignore"):
         return out.astype(dtype).reshape(weight_shape)
 
 
@@ -680,7 +682,9 @@ def _rrelu_train(g, x, lower, upper, seed, backward, out=None, **kwargs):
     gc = xc if g is None else np.ascontiguousarray(g, dtype=compute).reshape(-1)
     result = np.empty(x.shape, compute)
     _kernels.rrelu_train(gc, xc, result.reshape(-1), key, lower, upper, backward)
-    with np.errstate(over="ignore"):     # float16 results beyond its range are inf, as in a ufunc
+    # float16 results beyond its range are inf and tiny ones subnormal or 0 without a flag, as in
+    # the ufuncs' float16 loops
+    with np.errstate(over="ignore", under="ignore"):
         if out is None:
             return result.astype(dtype, copy=False)[()]  # a 0-d input gives a scalar, as a ufunc
         out = out[0] if isinstance(out, tuple) else out
