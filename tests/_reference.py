@@ -1376,6 +1376,26 @@ def _case(op, kind, X, G, p, n, layout):
     return compute
 
 
+def every_ufunc(n, dtype, seed=0):
+    """(name, ufunc, operands) for every ufunc relukit builds, the raw ones behind the wrappers
+    included: random data with special values, the op's first valid parameter set as trailing
+    operands, and for a backward from the output a y that a forward produced."""
+    dtype = np.dtype(dtype)
+    out = []
+    for op in OPS:
+        for kind, fn in op.functions.items():
+            ufunc = getattr(fn, "ufunc", fn)
+            p = cast_params(op.sets(kind, dtype)[0], dtype)
+            x = make_data(n, dtype, seed=seed)
+            if kind == "forward":
+                data = (x,)
+            else:
+                g = make_data(n, dtype, seed=seed + 1)
+                data = (g, x if kind == "backward" else op.call("forward", (x,), p))
+            out.append((ufunc.__name__, ufunc, (*data, *p)))
+    return out
+
+
 # ---- the measured table --------------------------------------------------------------------------
 def measure(op, kind, dtype, params, n=1500, seed=0, ordinary=False):
     """(max ULP error, max steps from CR, worst-case operands and exact and got) of `kind` on
