@@ -7,6 +7,7 @@ own domain, ``np.lib.tracemalloc_domain``); the kernels themselves never allocat
 leak table (every ufunc) is ``slow``; a representative subset runs by default.
 """
 
+import functools
 import gc
 import sys
 import tracemalloc
@@ -103,9 +104,15 @@ def _bad_parameter(name, args):
     return (lambda: ufunc(*data, *["?"] * len(op.params)), TypeError, [*data])
 
 
+@functools.cache
+def _operands(dtype):
+    """name -> (ufunc, operands) of 64 elements; built once (the tests never write them)."""
+    return {name: (ufunc, args) for name, ufunc, args in every_ufunc(64, dtype, seed=3)}
+
+
 def _cases(names=None):
     cases = []
-    for name, ufunc, args in every_ufunc(64, np.float32, seed=3):
+    for name, (ufunc, args) in _operands(np.dtype(np.float32)).items():
         if names is None or name in names:
             for label in _ufunc_paths(name, ufunc, args):
                 cases.append(pytest.param(name, label, id=f"{name}-{label}"))
@@ -113,14 +120,13 @@ def _cases(names=None):
 
 
 # one of each shape of kernel: no parameter, one and two parameters, memory- and compute-bound,
-# forward, backward and from output
-FAST = ("relu", "leaky_relu_backward_ufunc", "sigmoid_backward", "hardtanh_ufunc",
-        "softplus_backward_from_output_ufunc")
+# forward, backward and from output (test_no_leak_every_ufunc, -m slow, has them all)
+FAST = ("relu", "leaky_relu_backward_ufunc", "softplus_backward_from_output_ufunc")
 LEAKS = {}                                   # (name, path) -> growth, for docs/reliability.md
 
 
 def _check_ufunc(name, label, dtype=np.float32):
-    (ufunc, args), = [(u, a) for n, u, a in every_ufunc(64, dtype, seed=3) if n == name]
+    ufunc, args = _operands(np.dtype(dtype))[name]
     call, error, watched = _ufunc_paths(name, ufunc, args)[label]
     changed, growth = _measure(call, error, watched)
     LEAKS[(name, label, np.dtype(dtype).name)] = growth
