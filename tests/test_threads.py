@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import relukit
+from _reference import every_ufunc
 from _support import (
     BIG,
     FUNCTION_NAMES,
@@ -25,6 +26,8 @@ from _support import (
 )
 
 SUBPROCESS_TIMEOUT = 60
+# these tests change the process-global thread limit, start threads of their own or fork
+pytestmark = pytest.mark.thread_unsafe(reason="changes the process-global thread limit")
 
 
 def test_big_is_above_the_thread_threshold():
@@ -180,7 +183,10 @@ def test_omp_num_threads_env_is_honoured():
     del x
 
 
-def _python_threads_agree(funcs, inputs, n_threads=8, rounds=3, toggle_limit=False):
+def _python_threads_agree(funcs, inputs, n_threads=8, rounds=3, toggle_limit=False, watch=None):
+    """Run every (f, args) of `funcs` into fresh outputs shaped like `inputs`, from `n_threads`
+    Python threads released together by a barrier, `rounds` times; returns [thread][round] ->
+    outputs. `watch()`, when given, runs over and over in one more thread until they finish."""
     barrier = threading.Barrier(n_threads, timeout=60)
     results = [[None] * rounds for _ in range(n_threads)]
     errors = []
@@ -192,7 +198,7 @@ def _python_threads_agree(funcs, inputs, n_threads=8, rounds=3, toggle_limit=Fal
                 barrier.wait()
                 outs = []
                 for f, args in funcs:
-                    out = np.empty(BIG, inputs.dtype)
+                    out = np.empty(inputs.shape, inputs.dtype)
                     f(*args, out=out)
                     outs.append(out)
                 results[k][r] = outs
@@ -210,9 +216,19 @@ def _python_threads_agree(funcs, inputs, n_threads=8, rounds=3, toggle_limit=Fal
         except BaseException as e:
             errors.append(e)
 
+    def watcher():
+        try:
+            while not stop.is_set():
+                watch()
+                stop.wait(0.0005)
+        except BaseException as e:
+            errors.append(e)
+
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(n_threads)]
     if toggle_limit:
         threads.append(threading.Thread(target=toggler))
+    if watch is not None:
+        threads.append(threading.Thread(target=watcher))
     for t in threads:
         t.start()
     for t in threads[:n_threads]:
@@ -251,6 +267,45 @@ def test_eight_python_threads_at_once(dtype, toggle_limit):
         for r, outs in enumerate(per_thread):
             for (f, _), got, exp in zip(funcs, outs, expected):
                 assert_same_bits(got, exp, f"{f.__name__}, Python thread {k}, round {r}")
+
+
+def _os_threads():
+    return len(os.listdir("/proc/self/task"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux /proc")
+@pytest.mark.parametrize("limit", [1, 2])
+def test_every_kernel_from_eight_threads_at_once(limit):
+    """Every ufunc, called by 8 Python threads released together (shared read-only operands,
+    each thread its own outputs), gives the bits of a serial call; operands of 32771 elements
+    make the compute-bound kernels start OpenMP threads. Each Python thread that calls a kernel
+    gets its own OpenMP team of at most limit - 1 workers, so the process never holds more than
+    the threads it had + 8 workers + 1 watcher + 8 * (limit - 1) OS threads."""
+    cases = every_ufunc(32771, np.float32, seed=13)
+    for _, _, args in cases:
+        for a in args:
+            a.flags.writeable = False
+    funcs = [(ufunc, args) for _, ufunc, args in cases]
+    with relukit.threads(1):
+        expected = [ufunc(*args) for ufunc, args in funcs]
+    peak = []
+    with relukit.threads(limit):
+        team = relukit.get_num_threads()
+        before = _os_threads()
+        results = _python_threads_agree(funcs, cases[0][2][0], rounds=2,
+                                        watch=lambda: peak.append(_os_threads()))
+    bound = before + 8 + 1 + 8 * (team - 1)
+    assert peak and max(peak) <= bound, f"{max(peak)} OS threads, bound {bound}"
+    for k, per_thread in enumerate(results):
+        for r, outs in enumerate(per_thread):
+            for (name, _, _), got, exp in zip(cases, outs, expected):
+                assert_same_bits(got, exp, f"{name}, Python thread {k}, round {r}")
+    # the OpenMP teams of finished Python threads go with them
+    for _ in range(100):
+        if _os_threads() <= before + 1:
+            break
+        threading.Event().wait(0.01)
+    assert _os_threads() <= before + 1
 
 
 FORK_SCRIPT = """
@@ -308,12 +363,11 @@ FORK_SCRIPT = """
 """
 
 
-def test_fork_after_threaded_call():
-    script = FORK_SCRIPT.format(big=BIG)
-    # own session, so that a hung forked grandchild can be ended with its whole process group
+def _run_in_own_session(argv, what):
+    """stdout of `python -W error argv`, in its own session so that a hung (grand)child can be
+    ended with its whole process group; fails after SUBPROCESS_TIMEOUT."""
     p = subprocess.Popen(
-        [sys.executable, "-W", "error", "-W", "ignore::DeprecationWarning", "-c",
-         textwrap.dedent(script)],
+        [sys.executable, "-W", "error", "-W", "ignore::DeprecationWarning", *argv],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
         env={k: v for k, v in os.environ.items() if k != "RELUKIT_CPU_LEVEL"})
     try:
@@ -321,8 +375,15 @@ def test_fork_after_threaded_call():
     except subprocess.TimeoutExpired:
         os.killpg(p.pid, signal.SIGKILL)
         p.communicate()
-        pytest.fail(f"a forked child hung after a threaded call (timeout {SUBPROCESS_TIMEOUT}s)")
+        pytest.fail(f"{what} hung (timeout {SUBPROCESS_TIMEOUT}s)")
     assert p.returncode == 0, stderr
+    return stdout, stderr
+
+
+def test_fork_after_threaded_call():
+    script = FORK_SCRIPT.format(big=BIG)
+    stdout, stderr = _run_in_own_session(["-c", textwrap.dedent(script)],
+                                         "a forked child after a threaded call")
     lines = stdout.strip().splitlines()
     assert lines[0] == "fork 0", (lines, stderr)
     assert lines[1] == "mp True", (lines, stderr)
@@ -331,3 +392,73 @@ def test_fork_after_threaded_call():
     assert parent_before == parent_after and same == "True"
     if (os.cpu_count() or 1) >= 2 and "not available" not in relukit.config()["openmp"]:
         assert int(parent_before) >= 2, "the parent never ran a threaded call: test is vacuous"
+
+
+SPAWN_SCRIPT = """
+import hashlib, multiprocessing, os, sys, threading
+import numpy as np
+import relukit
+
+N = {big}
+
+
+def compute():
+    x = np.random.default_rng(1).standard_normal(N).astype(np.float32)
+    x[::11] = np.nan
+    g = np.random.default_rng(2).standard_normal(N).astype(np.float32)
+    results = [relukit.relu(x), relukit.sigmoid_backward(g, x), relukit.gelu(x),
+               relukit.leaky_relu(x.astype(np.float16), 0.1)]
+    return [hashlib.sha256(r.tobytes()).hexdigest() for r in results]
+
+
+def child(q):
+    q.put((relukit.get_num_threads(), compute()))
+
+
+def run(method, expected):
+    ctx = multiprocessing.get_context(method)
+    q = ctx.Queue()
+    p = ctx.Process(target=child, args=(q,))
+    p.start()
+    threads, got = q.get(timeout=40)
+    p.join(40)
+    print(method, p.exitcode, threads, got == expected, flush=True)
+
+
+if __name__ == "__main__":
+    expected = compute()                  # threaded in the parent first
+    print("parent", relukit.get_num_threads(), flush=True)
+    for method in ("spawn", "forkserver", "fork"):
+        run(method, expected)
+    # fork while four Python threads are inside threaded kernels
+    stop = threading.Event()
+
+    def busy():
+        while not stop.is_set():
+            compute()
+
+    workers = [threading.Thread(target=busy) for _ in range(4)]
+    for w in workers:
+        w.start()
+    try:
+        run("fork", expected)
+    finally:
+        stop.set()
+        for w in workers:
+            w.join(40)
+    print("parent again", compute() == expected, flush=True)
+"""
+
+
+def test_spawn_forkserver_and_fork_children(tmp_path):
+    """spawn and forkserver children are fresh processes: they get every thread and the same
+    bits; fork children (also while other Python threads run threaded kernels) run serially and
+    finish; the parent keeps working. A file, not -c: spawn re-imports the main module."""
+    script = tmp_path / "children.py"
+    script.write_text(textwrap.dedent(SPAWN_SCRIPT.format(big=BIG)))
+    stdout, stderr = _run_in_own_session([str(script)], "a spawn/forkserver/fork child")
+    lines = stdout.strip().splitlines()
+    parent = lines[0].split()[1]
+    assert lines[1:4] == [f"spawn 0 {parent} True", f"forkserver 0 {parent} True",
+                          "fork 0 1 True"], (lines, stderr)
+    assert lines[4:] == ["fork 0 1 True", "parent again True"], (lines, stderr)
