@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 import relukit
 
 KEYS = ("version", "numpy", "compiler", "simd_level", "simd_available", "simd_built", "openmp",
@@ -29,6 +31,7 @@ def test_config_keys_and_values():
     assert thresholds["memory"] < 300_001
 
 
+@pytest.mark.thread_unsafe(reason="changes the process-global thread limit")
 def test_config_follows_the_thread_limit():
     with relukit.threads(1):
         cfg = relukit.config()

@@ -193,6 +193,7 @@ def test_negative_slope_fine_for_forward_and_backward_from_input():
     assert_same_bits(relukit.leaky_relu_backward(np.ones(2), x, -0.5), np.array([-0.5, 1.0]))
 
 
+@pytest.mark.thread_unsafe(reason="changes the process-global thread limit")
 def test_set_num_threads_rejects_zero_and_negative():
     for n in (0, -1, -100):
         with pytest.raises(ValueError):
@@ -232,6 +233,8 @@ def _special_heavy(n, dtype, seed):
     return x
 
 
+@pytest.mark.thread_unsafe(reason="changes the process-global thread limit and the "
+                                  "warnings filters")
 @pytest.mark.parametrize("n", [1, 5, 64, 1001, BIG])
 @pytest.mark.parametrize("name", FUNCTION_NAMES)
 def test_no_runtime_warning_for_special_inputs(name, dtype, n):

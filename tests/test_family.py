@@ -448,6 +448,7 @@ def test_per_channel_parameters(op, kind, dtype):
     assert_same_bits(op.call(kind, xt, per_channel), op.call(kind, data, per_channel))
 
 
+@pytest.mark.thread_unsafe(reason="warnings.catch_warnings is process-wide before Python 3.14")
 @pytest.mark.parametrize("op", [op for op in OPS if op.params], ids=lambda op: op.name)
 @DTYPES
 def test_nan_parameter(op, dtype):
@@ -520,6 +521,7 @@ def test_invalid_parameters_raise_and_write_nothing(op, kind, params, name, dtyp
         op.functions[kind](*data, **dict(zip(op.params, params)))
 
 
+@pytest.mark.thread_unsafe(reason="warnings.catch_warnings is process-wide before Python 3.14")
 @pytest.mark.parametrize("op", [op for op in OPS if op.edges], ids=lambda o: o.name)
 def test_edge_parameters_accepted(op):
     """Parameters at the edge of validity are accepted by every function of the op (and the
@@ -610,6 +612,7 @@ def test_same_bits_at_every_simd_level(level, this_process_digests):
     assert not wrong, f"level {level} differs in {len(wrong)} cases: {wrong[:20]}"
 
 
+@pytest.mark.thread_unsafe(reason="changes the process-global thread limit")
 def test_same_bits_for_one_and_two_threads():
     """300_001 elements (above every thread threshold): 1 and 2 threads give the same bits, for
     every op, kind and dtype with scalar and per-element parameters, contiguous and strided."""

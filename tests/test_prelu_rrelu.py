@@ -319,6 +319,7 @@ def _wg_big_operands(shape, dtype, seed):
     return g, x
 
 
+@pytest.mark.thread_unsafe(reason="changes the process-global thread limit")
 @pytest.mark.parametrize("layout", list(WG_BIG))
 @DTYPES
 def test_prelu_weight_grad_same_bits_for_1_2_3_threads(layout, dtype):
@@ -442,6 +443,7 @@ def test_rrelu_seeds_differ_and_repeat():
                      relukit.rrelu(m[:, ::-2].copy(), training=True, seed=3))
 
 
+@pytest.mark.thread_unsafe(reason="changes the process-global thread limit")
 @DTYPES
 def test_rrelu_same_bits_for_1_2_3_threads(dtype):
     dtype = np.dtype(dtype)

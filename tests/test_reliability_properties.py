@@ -20,6 +20,7 @@ a derivative below the normal range), so that this test keeps checking everythin
 """
 
 import inspect
+import os
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,8 +45,9 @@ from test_properties import elements  # noqa: E402
 CONFIG = {"config", "get_num_threads", "set_num_threads", "show_config", "threads"}
 PUBLIC = sorted(set(relukit.__all__) - CONFIG)
 DTYPES = (F16, F32, F64)
-# examples per function and test: ~75 functions, the file runs in well under a minute
-EXAMPLES = 20
+# examples per function and test: ~70 functions, the file runs in well under a minute;
+# RELUKIT_EXAMPLES=500 for a deeper search
+EXAMPLES = int(os.environ.get("RELUKIT_EXAMPLES", "20"))
 pytestmark = pytest.mark.thread_unsafe(reason="hypothesis is not thread-safe")
 
 
