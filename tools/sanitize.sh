@@ -8,7 +8,7 @@
 #   tools/sanitize.sh tests/test_reliability.py -k leak     # any pytest arguments instead
 #
 # SANITIZE_VENV (default /tmp/relukit-sanitize-venv) is reused between runs; the build directory is
-# build/sanitize in the checkout. Needs gcc (or clang) with libasan and libubsan.
+# build/sanitize in the checkout. SANITIZE_THREADS (default "1 2") lists the OMP_NUM_THREADS runs. Needs gcc (or clang) with libasan and libubsan.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 venv=${SANITIZE_VENV:-/tmp/relukit-sanitize-venv}
@@ -51,7 +51,7 @@ export RELUKIT_SANITIZED=1
 args=("$@")
 [[ ${#args[@]} -gt 0 ]] || args=(tests)
 status=0
-for threads in 1 2; do
+for threads in ${SANITIZE_THREADS:-1 2}; do
     echo "== OMP_NUM_THREADS=$threads: pytest ${args[*]}"
     start=$SECONDS
     OMP_NUM_THREADS=$threads "$venv/bin/python" -m pytest -q "${args[@]}" || status=$?
