@@ -403,3 +403,18 @@ def test_float16_underflow_is_silent_outside_the_ufuncs():
         w = relukit.prelu_weight_grad(tiny[:1], np.array([-0.25], F16), np.ones(1, F16))
         relukit.leaky_relu(tiny, 0.1)
     assert w[0] == 0 and np.signbit(w[0])
+
+
+@pytest.mark.parametrize("weight", [np.array([0.5 + 1j]), 1j, np.array(["0.5"]),
+                                    np.array([0.5], dtype=object)], ids=repr)
+def test_prelu_refuses_a_weight_that_is_not_real(weight):
+    """A complex weight was cast to real with NumPy's ComplexWarning (an error under -W error,
+    else a silent loss of the imaginary part); found by test_bad_calls_raise_type_or_value_error."""
+    x = np.array([[-1.0, 2.0]])
+    out = np.full_like(x, 9.0)
+    for call in (lambda: relukit.prelu(x, weight, out=out),
+                 lambda: relukit.prelu_backward(x, x, weight, out=out),
+                 lambda: relukit.prelu_weight_grad(x, x, weight)):
+        with pytest.raises(TypeError, match="real"):
+            call()
+    assert (out == 9.0).all()

@@ -559,7 +559,11 @@ def gelu_backward(g, x, approximate="none", **kwargs):
 # ---- prelu: leaky_relu with one learned slope per channel ------------------------------------------
 def _channel_slopes(x, weight, axis, dtype):
     """weight as slopes that broadcast along `axis` of x; a weight of size 1 is one slope."""
-    weight = np.asarray(weight, dtype=dtype)
+    weight = np.asarray(weight)
+    # checked before the cast, which would drop a complex weight's imaginary part with a warning
+    if weight.dtype.kind not in "biuf":
+        raise TypeError(f"prelu weight must be real numbers, got {weight.dtype}")
+    weight = weight.astype(dtype, copy=False)
     if weight.ndim > 1:
         raise ValueError(f"prelu weight must be 1-D (one slope per channel), got shape {weight.shape}")
     ndim = np.ndim(x)
