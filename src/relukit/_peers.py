@@ -5,6 +5,8 @@ Each callable takes the data operands: ``(x,)`` for a forward, ``(g, x)`` for a 
 NumPy expressions use Python scalars so that NumPy keeps the input dtype (NEP 50).
 """
 
+import re
+
 import numpy as np
 
 import relukit
@@ -138,3 +140,53 @@ def torch_peers(torch):
         "mish": (F.mish, aten.mish_backward),
         "gelu": (F.gelu, aten.gelu_backward),
     }
+
+
+# numexpr: one compiled expression per op and direction, where its functions can say it (it has
+# where, exp, expm1, log1p, tanh, sqrt, abs but no erf); x and g are the operands' names.
+NUMEXPR = {
+    "relu": ("where(x > 0, x, 0)", "where(x > 0, g, 0)"),
+    "leaky_relu": ("where(x > 0, x, x * 0.01)", "where(x > 0, g, g * 0.01)"),
+    "relu6": ("where(x > 0, where(x < 6, x, 6), 0)", "where((x > 0) & (x < 6), g, 0)"),
+    "hardtanh": ("where(x > -1, where(x < 1, x, 1), -1)", "where((x > -1) & (x < 1), g, 0)"),
+    "threshold": ("where(x > 0.5, x, -1)", "where(x > 0.5, g, 0)"),
+    "hardshrink": ("where(abs(x) > 0.5, x, 0)", "where(abs(x) > 0.5, g, 0)"),
+    "softshrink": ("where(x > 0.5, x - 0.5, where(x < -0.5, x + 0.5, 0))",
+                   "where(abs(x) > 0.5, g, 0)"),
+    "hardsigmoid": ("where(x > -3, where(x < 3, (x + 3) / 6, 1), 0)",
+                    "where((x > -3) & (x < 3), g / 6, 0)"),
+    "hardswish": ("where(x > -3, where(x < 3, x * (x + 3) / 6, x), 0)",
+                  "where(x <= -3, 0, where(x >= 3, g, g * (2 * x + 3) / 6))"),
+    "softsign": ("x / (1 + abs(x))", "g / ((1 + abs(x)) * (1 + abs(x)))"),
+    "squareplus": ("(x + sqrt(x * x + 4)) / 2", "g * (1 + x / sqrt(x * x + 4)) / 2"),
+    "sigmoid": ("1 / (1 + exp(-x))", "g / ((1 + exp(-x)) * (1 + exp(x)))"),
+    "tanh": ("tanh(x)", "g * (1 - tanh(x) ** 2)"),
+    "tanhshrink": ("x - tanh(x)", "g * tanh(x) ** 2"),
+    "elu": ("where(x > 0, x, expm1(x))", "where(x > 0, g, g * exp(x))"),
+    "celu": ("where(x > 0, x, expm1(x))", "where(x > 0, g, g * exp(x))"),
+    "softplus": ("where(x > 20, x, log1p(exp(x)))", "where(x > 20, g, g / (1 + exp(-x)))"),
+    "logsigmoid": ("-log1p(exp(-x))", "g / (1 + exp(x))"),
+    "silu": ("x / (1 + exp(-x))", "g * (1 + x / (1 + exp(x))) / (1 + exp(-x))"),
+    "mish": ("x * tanh(log1p(exp(x)))", None),
+}
+
+
+_FLOAT = r"\d+\.\d+"
+
+
+def numexpr_peers(numexpr):
+    """op: (forward, backward) as numexpr calls on NumPy arrays, for the ops NUMEXPR can say."""
+    def compile_(expr, names):
+        if expr is None:
+            return None
+        # numexpr reads a float literal as float64 and would upcast float32 work: the literals
+        # become named constants of the operands' dtype instead
+        literals = re.findall(_FLOAT, expr)
+        for k in range(len(literals)):
+            expr = re.sub(_FLOAT, f"c{k}", expr, count=1)
+
+        def call(*arrays):
+            values = {f"c{k}": arrays[0].dtype.type(v) for k, v in enumerate(literals)}
+            return numexpr.evaluate(expr, local_dict={**dict(zip(names, arrays)), **values})
+        return call
+    return {op: (compile_(f, ("x",)), compile_(b, ("g", "x"))) for op, (f, b) in NUMEXPR.items()}
