@@ -3,8 +3,8 @@
 Candidates of one case are timed interleaved (one sample of each in turn) and the median of each is
 reported, so a busy neighbour slows all of them alike; ratios are peer time / relukit time, so
 above 1 means relukit is faster. Bandwidth counts the bytes a kernel must move (a forward reads x
-and writes y: 2 bytes per input byte; a backward 3) and is compared with ``np.copyto`` timed in the
-same case at the same size.
+and writes y: 2 bytes per input byte; a backward 3) and is compared with a copy of x on as many
+threads as relukit uses (``_peers.copier``), timed in the same case at the same size.
 """
 
 import contextlib
@@ -99,8 +99,7 @@ def _cases(ops, n, dtype, modules, layouts):
         cases += [(op, 2, forward), (f"{op}_backward", 3, backward)]
     if layouts:
         cases += _layout_cases(x, g, modules)
-    copy_dst = np.empty_like(x)
-    return cases, lambda: np.copyto(copy_dst, x)
+    return cases, _peers.copier(x, relukit.get_num_threads())
 
 
 def _time(candidates, repeats, min_sample=2e-3):
@@ -173,7 +172,7 @@ def run(ops=CORE_OPS, sizes=SIZES, dtypes=DTYPES, repeats=7, peers=PEERS, thread
         print(description + (f"  (not installed: {', '.join(missing)})" if missing else ""))
         print("ratio = peer time / relukit time (above 1: relukit faster), best = against the "
               f"fastest peer; medians of {repeats} interleaved samples; copy% = share of "
-              "np.copyto's bandwidth at the same size")
+              "the copy bandwidth (np.copyto on as many threads as relukit) at the same size")
         names = list(modules)
         header = f"{'case':<26} {'dtype':<8} {'n':>10} {'relukit':>10}"
         for p in names:

@@ -5,6 +5,7 @@ Each callable takes the data operands: ``(x,)`` for a forward, ``(g, x)`` for a 
 NumPy expressions use Python scalars so that NumPy keeps the input dtype (NEP 50).
 """
 
+import concurrent.futures
 import re
 
 import numpy as np
@@ -27,6 +28,25 @@ def _sigmoid(x):
 
 def _softplus(x):
     return np.logaddexp(x, 0)
+
+
+def copier(x, threads):
+    """A callable copying x into a new array's memory with `threads` threads: the bandwidth
+    ceiling a kernel with that many threads is held against. np.copyto is single-threaded, but
+    it releases the GIL, so Python threads copying one slice each run in parallel."""
+    out = np.empty_like(x)
+    if threads <= 1 or x.size < 1 << 17:
+        return lambda: np.copyto(out, x)
+    bounds = np.linspace(0, x.size, threads + 1).astype(int)
+    pieces = [(out[a:b], x[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    pool = concurrent.futures.ThreadPoolExecutor(threads - 1)
+
+    def copy():
+        futures = [pool.submit(np.copyto, *piece) for piece in pieces[1:]]
+        np.copyto(*pieces[0])              # the calling thread copies the first piece itself
+        for future in futures:
+            future.result()
+    return copy
 
 
 # op: (relukit forward, NumPy forward, relukit backward, NumPy backward)
