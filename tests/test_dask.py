@@ -2,6 +2,7 @@
 what it computes on the whole NumPy array; also on a two-process dask.distributed cluster."""
 
 import logging
+import os
 
 import numpy as np
 import pytest
@@ -117,6 +118,13 @@ def test_errors_are_raised_when_the_graph_is_built():
 @pytest.fixture(scope="module")
 def client():
     distributed = pytest.importorskip("distributed")
+    environ = dict(os.environ)     # starting workers sets OMP_NUM_THREADS=1 etc. in this process
+    yield from _cluster(distributed)
+    os.environ.clear()
+    os.environ.update(environ)
+
+
+def _cluster(distributed):
     with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
                                   host="127.0.0.1", dashboard_address=None,
                                   silence_logs=logging.ERROR) as cluster, \
@@ -126,6 +134,8 @@ def client():
 
 
 def test_distributed_cluster(client):
+    import distributed
+
     x, g = _operands(2, np.float32, seed=21)
     lx, lg = da.from_array(x, chunks=CHUNKS), da.from_array(g, chunks=CHUNKS)
     lazy = {
@@ -137,6 +147,7 @@ def test_distributed_cluster(client):
         "prelu_weight_grad": relukit.prelu_weight_grad(lg, lx, WEIGHT),
     }
     futures = client.compute(list(lazy.values()))
+    distributed.wait(futures, timeout=120)       # a hung worker fails the test, not the run
     results = dict(zip(lazy, client.gather(futures)))
     workers = client.run(lambda: __import__("os").getpid())
     assert len(set(workers.values())) == 2
