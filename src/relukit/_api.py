@@ -12,7 +12,7 @@ import types
 
 import numpy as np
 
-from relukit import _dispatch
+from relukit import _chunked, _dispatch
 
 _kernels = _dispatch.kernels
 _ufuncs = _kernels.ufuncs
@@ -630,16 +630,27 @@ def prelu_weight_grad(g, x, weight, axis=1):
     >>> relukit.prelu_weight_grad(np.ones_like(x), x, np.array([0.25, 0.25]))
     array([-3., -4.])
     """
-    x, g = np.asarray(x), np.asarray(g)
-    if g.shape != x.shape:
-        raise ValueError(f"prelu_weight_grad needs g and x of one shape, got {g.shape} and {x.shape}")
+    chunked = _chunked.handles(g, x)
+    if not chunked:
+        x, g = np.asarray(x), np.asarray(g)
+    if np.shape(g) != np.shape(x) and not _chunked.labelled(g, x):  # xarray aligns them
+        raise ValueError(f"prelu_weight_grad needs g and x of one shape, got {np.shape(g)} and "
+                         f"{np.shape(x)}")
     dtype = _float_dtype(g, x)
-    weight_shape = np.shape(weight)
     slopes = _channel_slopes(x, weight, axis, dtype)
-    if slopes.ndim == 0:
+    axis = None if slopes.ndim == 0 else axis % np.ndim(x)
+    if chunked:
+        return _chunked.prelu_weight_grad(g, x, axis, dtype, np.shape(weight))
+    out = _prelu_channel_sums(g, x, axis, dtype)
+    with np.errstate(over="ignore"):     # a sum beyond float16's range is inf, as in NumPy's sum
+        return out.astype(dtype).reshape(np.shape(weight))
+
+
+def _prelu_channel_sums(g, x, axis, dtype):
+    """prelu's weight gradient in float64: one sum per channel along `axis` (None: one sum)."""
+    if axis is None:
         outer, channels, inner = 1, 1, x.size
     else:
-        axis %= x.ndim
         outer = int(np.prod(x.shape[:axis]))
         channels, inner = x.shape[axis], int(np.prod(x.shape[axis + 1:]))
     out = np.zeros(channels, np.float64)
@@ -649,8 +660,7 @@ def prelu_weight_grad(g, x, weight, axis=1):
         x = np.ascontiguousarray(x, dtype=compute).reshape(-1)
         scratch = np.empty(_kernels.prelu_scratch_size(outer, channels, inner), np.float64)
         _kernels.prelu_weight_grad(g, x, outer, channels, inner, scratch, out)
-    with np.errstate(over="ignore"):     # a sum beyond float16's range is inf, as in NumPy's sum
-        return out.astype(dtype).reshape(weight_shape)
+    return out
 
 
 # ---- rrelu: leaky_relu with a random slope per element in training --------------------------------
@@ -666,20 +676,26 @@ def _rrelu_key(seed):
     return int(np.random.SeedSequence(seed).generate_state(1, np.uint64)[0])
 
 
-def _rrelu_train(g, x, lower, upper, seed, backward, out=None, **kwargs):
+def _rrelu_train(g, x, lower, upper, seed, backward, out=None, *, _first=0, **kwargs):
+    """`_first`: the index in the whole array of x's first element, when x is one block of it."""
     if kwargs:
         raise TypeError(f"rrelu in training mode takes out= but no other ufunc keywords, "
                         f"got {sorted(kwargs)}")
     key = _rrelu_key(seed)
-    x = np.asarray(x)
+    chunked = _chunked.handles(g, x)
+    if not chunked:
+        x = np.asarray(x)
     dtype = _float_dtype(x) if g is None else _float_dtype(g, x)
-    if g is not None and np.shape(g) != x.shape:
-        raise ValueError(f"rrelu_backward needs g and x of one shape, got {np.shape(g)} and {x.shape}")
+    if g is not None and np.shape(g) != np.shape(x) and not _chunked.labelled(g, x):
+        raise ValueError(f"rrelu_backward needs g and x of one shape, got {np.shape(g)} and "
+                         f"{np.shape(x)}")
+    if chunked:
+        return _chunked.rrelu_train(g, x, lower, upper, seed, backward, dtype, out)
     compute = np.float32 if dtype == np.float16 else dtype      # float16 computes in float32
     xc = np.ascontiguousarray(x, dtype=compute).reshape(-1)
     gc = xc if g is None else np.ascontiguousarray(g, dtype=compute).reshape(-1)
     result = np.empty(x.shape, compute)
-    _kernels.rrelu_train(gc, xc, result.reshape(-1), key, lower, upper, backward)
+    _kernels.rrelu_train(gc, xc, result.reshape(-1), key, lower, upper, backward, _first)
     with np.errstate(over="ignore"):     # float16 results beyond its range are inf, as in a ufunc
         if out is None:
             return result.astype(dtype, copy=False)[()]  # a 0-d input gives a scalar, as a ufunc
