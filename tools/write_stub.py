@@ -16,7 +16,8 @@ RUNTIME = {
     "config": "def config() -> dict[str, Any]: ...",
     "show_config": "def show_config() -> None: ...",
 }
-SPECIAL_TYPES = {"axis": "int", "training": "bool", "seed": "int | None", "approximate": "str"}
+SPECIAL_TYPES = {"axis": "int", "training": "bool", "seed": "int | None", "approximate": "str",
+                 "per_unit": "bool", "out": "np.ndarray | None"}
 
 
 def stub_line(name, func):
