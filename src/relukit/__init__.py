@@ -16,3 +16,5 @@ __all__ = [name for name in dir() if not name.startswith("_")]
 # NumPy pickles a ufunc as relukit.<its __name__>: the raw ufuncs behind the wrappers
 # (`leaky_relu_ufunc`, ...) must be reachable here too.
 globals().update({name: ufunc for name, ufunc in _ufuncs.items() if name not in globals()})
+
+from relukit import nn  # noqa: E402 (layer objects: a submodule, not in __all__)
