@@ -8,6 +8,7 @@ threads in use.
 from relukit._api import *  # noqa: F403 (the activation functions, listed in _api.__all__)
 from relukit._api import _ufuncs
 from relukit._build_info import version as __version__
+from relukit._fused import bias_act, bias_act_backward
 from relukit._masks import dead_units, relu_backward_mask, relu_mask
 from relukit._runtime import config, get_num_threads, set_num_threads, show_config, threads
 
