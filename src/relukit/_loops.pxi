@@ -73,6 +73,31 @@ cdef inline int threads_for(npy_intp n, int work) noexcept nogil:
     cdef npy_intp most = n // CHUNK_ALIGN       # never a chunk shorter than CHUNK_ALIGN
     return <int>most if most < nt else nt
 
+cdef inline int threads_for_output(npy_intp n, int work, char* out, npy_intp out_bytes) noexcept nogil:
+    """threads_for, but 1 when `out` (out_bytes long, 0 if unknown) is large and fresh: see
+    rk_page_untouched, page faults from one thread."""
+    cdef int nt = threads_for(n, work)
+    if nt > 1 and out_bytes >= FRESH_CHECK and rk_page_untouched(out + out_bytes // 2):
+        return 1
+    return nt
+
+# Kernels that are not ufunc loops (masks, rrelu noise, fused bias) run a piece function over
+# element ranges [start, stop) of one flat array, in chunks whose bounds are multiples of
+# CHUNK_ALIGN (so also of 8: a bit-packed mask byte never has two writers).
+ctypedef void (*piece_fn)(void* job, npy_intp start, npy_intp stop) noexcept nogil
+
+cdef void run_chunked(piece_fn piece, void* job, npy_intp n, int nt) noexcept nogil:
+    cdef npy_intp chunk, c
+    cdef rk_fpstate fpstate = rk_fp_save()
+    if nt <= 1:
+        piece(job, 0, n)     # no parallel region at all (fork safety, as in ufunc_loop)
+    else:
+        chunk = (n + nt - 1) // nt
+        chunk = (chunk + CHUNK_ALIGN - 1) // CHUNK_ALIGN * CHUNK_ALIGN
+        for c in prange((n + chunk - 1) // chunk, num_threads=nt, schedule='static'):
+            piece(job, c * chunk, min(n, (c + 1) * chunk))
+    rk_fp_restore(fpstate)
+
 # ---- kernels over one piece ---------------------------------------------------------------------
 cdef inline npy_intp itemsize(Storage storage) noexcept nogil:
     return 2 if storage == STORE_HALF else (4 if storage == STORE_FLOAT else 8)
@@ -190,32 +215,32 @@ cdef inline bint output_is_input(const LoopSpec* spec, char** args) noexcept nog
             return True
     return False
 
+cdef struct UfuncJob:
+    const LoopSpec* spec
+    Path path
+    bint stream
+    char** args
+    const npy_intp* steps
+
+cdef void ufunc_piece(void* job, npy_intp start, npy_intp stop) noexcept nogil:
+    cdef UfuncJob* j = <UfuncJob*>job
+    run_piece(j.spec, j.path, j.stream, j.args, j.steps, start, stop - start)
+
 # ---- the ufunc loop -----------------------------------------------------------------------------
 cdef void ufunc_loop(char** args, const npy_intp* dims, const npy_intp* steps,
                      void* data) noexcept nogil:
     cdef const LoopSpec* spec = <const LoopSpec*>data
-    cdef npy_intp n = dims[0], chunk, nchunks, c
+    cdef npy_intp n = dims[0]
     if n <= 0:
         return
-    cdef Path path = choose_path(spec, steps)
-    cdef rk_fpstate fpstate = rk_fp_save()
-    cdef int nt = threads_for(n, spec.work)
     cdef npy_intp out_step = steps[spec.nin]
-    if nt > 1 and out_step > 0 and n * out_step >= FRESH_CHECK and \
-            rk_page_untouched(args[spec.nin] + (n // 2) * out_step):
-        nt = 1      # see rk_page_untouched: page faults from one thread
-    cdef bint stream = path != BLOCKED and n * out_step >= stream_bytes and \
+    cdef UfuncJob job
+    job.spec, job.args, job.steps = spec, args, steps
+    job.path = choose_path(spec, steps)
+    job.stream = job.path != BLOCKED and n * out_step >= stream_bytes and \
         not output_is_input(spec, args)
-    if nt <= 1:
-        # no parallel region at all: after fork() a GNU OpenMP region in the child would hang
-        run_piece(spec, path, stream, args, steps, 0, n)
-    else:
-        chunk = (n + nt - 1) // nt
-        chunk = (chunk + CHUNK_ALIGN - 1) // CHUNK_ALIGN * CHUNK_ALIGN
-        nchunks = (n + chunk - 1) // chunk
-        for c in prange(nchunks, num_threads=nt, schedule='static'):
-            run_piece(spec, path, stream, args, steps, c * chunk, min(chunk, n - c * chunk))
-    rk_fp_restore(fpstate)
+    run_chunked(ufunc_piece, &job, n,
+                threads_for_output(n, spec.work, args[spec.nin], n * out_step if out_step > 0 else 0))
 
 # ---- building ufuncs ----------------------------------------------------------------------------
 cdef enum:

@@ -171,6 +171,19 @@ static inline void rk_store_half(const float *src, char *dst, ptrdiff_t step, pt
     for (; i < n; i++) { rk_half h = rk_float_to_half(src[i]); memcpy(dst + i * step, &h, 2); }
 }
 
+/* ---- bit-packed masks -------------------------------------------------------------------------
+ * Eight 0/1 bytes to one byte of bits, byte j in bit 7 - j (np.packbits' order): with byte j of w
+ * (little-endian) 0 or 1, bit 7 - j of the top byte of w * 0x8040201008040201 is byte j, and the
+ * partial products never overlap. One load and one multiply per 8 elements. */
+static inline uint8_t rk_pack8(const uint8_t *t) {
+    uint64_t w;
+    memcpy(&w, t, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    return (uint8_t)((w * 0x8040201008040201ull) >> 56);
+}
+
 /* Gather / scatter of float32 and float64 elements at any byte step into contiguous buffers. */
 #define RK_GATHER(name, type)                                                                    \
     static inline void rk_load_##name(const char *src, ptrdiff_t step, type *dst, ptrdiff_t n) { \
