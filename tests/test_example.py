@@ -111,7 +111,8 @@ def test_quick_run(example, tmp_path, capsys):
     table = "\n".join(lines)
     for activation in example.ACTIVATIONS:
         assert f"| {activation} | {chosen[activation]:g}" in table
-    relu = runs["relu", chosen["relu"]]
+    assert "| tanh vs relu, one lr per activation (above) |" in table
+    assert "| sigmoid vs relu, lr tuned per target |" in table
     for activation in example.ACTIVATIONS:
         for run in runs[activation, chosen[activation]]:
             assert run.error[0] > 0.8, activation  # ten balanced classes: chance is 0.9
