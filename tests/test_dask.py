@@ -114,6 +114,37 @@ def test_errors_are_raised_when_the_graph_is_built():
             relukit.prelu_weight_grad(x, x, WEIGHT, axis=0)
 
 
+@pytest.mark.parametrize("act, params", [("relu", {}), ("leaky_relu", {"negative_slope": 0.1}),
+                                         ("gelu", {"approximate": "tanh"})])
+@pytest.mark.parametrize("axis", [-1, 1])
+def test_bias_act_and_dead_units_stay_lazy(act, params, axis):
+    """The fused and reducing helpers take their unfused expressions on dask arrays: lazy, and
+    equal to the NumPy path within the summation's rounding (dbias is summed by dask)."""
+    x_np, g_np = _operands(2, np.float64, seed=5)
+    bias = np.linspace(-1, 1, SHAPE[axis])
+    x, g = (da.from_array(a, chunks=CHUNKS) for a in (x_np, g_np))
+    with dask.config.set(scheduler=_refuse_to_compute):
+        y = relukit.bias_act(x, bias, act, axis=axis, **params)
+        dx, dbias = relukit.bias_act_backward(g, x, bias, act, axis=axis, **params)
+        dead, dead_per_unit = relukit.dead_units(x, axis=0), relukit.dead_units(x, per_unit=True)
+    for lazy in (y, dx, dbias, dead, dead_per_unit):
+        assert isinstance(lazy, da.Array)
+    _support.assert_same_bits(y.compute(), relukit.bias_act(x_np, bias, act, axis=axis, **params))
+    dx_np, dbias_np = relukit.bias_act_backward(g_np, x_np, bias, act, axis=axis, **params)
+    _support.assert_same_bits(dx.compute(), dx_np)
+    # dbias sums a whole channel, which the special values make inf or NaN: finite data for it
+    rng = np.random.default_rng(6)
+    g_fin, x_fin = rng.standard_normal((2, *SHAPE))
+    dx_fin, dbias_np = relukit.bias_act_backward(g_fin, x_fin, bias, act, axis=axis, **params)
+    _, dbias = relukit.bias_act_backward(da.from_array(g_fin, chunks=CHUNKS),
+                                         da.from_array(x_fin, chunks=CHUNKS), bias, act,
+                                         axis=axis, **params)
+    scale = np.sum(np.abs(dx_fin), axis=tuple(a for a in range(3) if a != axis % 3))
+    assert np.all(np.abs(dbias.compute() - dbias_np) <= 64 * np.finfo(np.float64).eps * scale)
+    assert float(dead.compute()) == relukit.dead_units(x_np)
+    assert np.array_equal(dead_per_unit.compute(), relukit.dead_units(x_np, per_unit=True))
+
+
 # ---- a cluster of two worker processes on the loopback interface -------------------------------
 @pytest.fixture(scope="module")
 def client():

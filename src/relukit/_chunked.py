@@ -116,3 +116,29 @@ def _rrelu_block(x, g=None, *, row, lower, upper, seed, backward, block_info=Non
     first = block_info[0]["array-location"][0][0] * row if x.ndim else 0
     result = _api._rrelu_train(g, x, lower, upper, seed, backward, _first=first)
     return np.asarray(result)      # a 0-d block gives a 0-d array, not a scalar
+
+
+# ---- the fused and reducing helpers: their unfused expressions, which the libraries keep lazy ----
+def _channel_bias(x, bias, axis):
+    shape = [1] * np.ndim(x)
+    shape[np.lib.array_utils.normalize_axis_index(axis, np.ndim(x))] = -1
+    return bias.reshape(shape) if hasattr(bias, "reshape") else np.reshape(bias, shape)
+
+
+def bias_act(x, bias, act, axis, params):
+    return getattr(_api, act)(x + _channel_bias(x, bias, axis), **params)
+
+
+def bias_act_backward(g, x, bias, act, axis, from_output, params):
+    if from_output:
+        dx = getattr(_api, f"{act}_backward_from_output")(g, x, **params)
+    else:
+        dx = getattr(_api, f"{act}_backward")(g, x + _channel_bias(x, bias, axis), **params)
+    axis = np.lib.array_utils.normalize_axis_index(axis, np.ndim(x))
+    others = tuple(a for a in range(np.ndim(x)) if a != axis)
+    return dx, dx.sum(axis=others) if others else dx
+
+
+def dead_units(x, axis, per_unit):
+    dead = ~(x > 0).any(axis=axis)          # NaN > 0 is False: NaN counts as not positive
+    return dead if per_unit else dead.mean()

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from relukit import _api, _dispatch
+from relukit import _api, _chunked, _dispatch
 from relukit._masks import _as_dtype, _check_out, float_dtype
 
 _kernels = _dispatch.kernels
@@ -149,6 +149,8 @@ def bias_act(x, bias, act="relu", axis=-1, out=None, **params):
     array([[-0.05,  1.  ],
            [ 1.  , -0.4 ]])
     """
+    if _chunked.handles(x, bias):
+        return _chunked.bias_act(x, bias, act, axis, params)
     x, dtype, bias_c, layout = _prepare(x, bias, axis, "bias_act")
     name, values = _resolve(act, params, dtype, "", "bias_act")
     xc = np.ascontiguousarray(x, dtype=dtype)
@@ -197,6 +199,8 @@ def bias_act_backward(g, x, bias, act="relu", axis=-1, from_output=False, out=No
     >>> db
     array([1., 1.])
     """
+    if _chunked.handles(g, x, bias):
+        return _chunked.bias_act_backward(g, x, bias, act, axis, from_output, params)
     g = np.asarray(g)
     x, dtype, bias_c, layout = _prepare(x, bias, axis, "bias_act_backward", g)
     if g.shape != x.shape:

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from relukit import _dispatch
+from relukit import _chunked, _dispatch
 
 _kernels = _dispatch.kernels
 
@@ -190,6 +190,8 @@ def dead_units(pre_activation, axis=0, per_unit=False):
     >>> relukit.dead_units(x, per_unit=True)
     array([ True, False,  True])
     """
+    if _chunked.handles(pre_activation):
+        return _chunked.dead_units(pre_activation, axis, per_unit)
     x = np.asarray(pre_activation)
     dtype = float_dtype(x.dtype, "dead_units: pre_activation")
     axes = np.lib.array_utils.normalize_axis_tuple(axis, x.ndim, "axis")
