@@ -9,6 +9,7 @@ the parameters where the maths needs it, and exposes its raw ufunc as ``.ufunc``
 
 import operator
 import types
+import typing
 
 import numpy as np
 
@@ -73,107 +74,211 @@ logsigmoid_backward_from_output = _u.logsigmoid_backward_from_output
 mish = _u.mish
 mish_backward = _u.mish_backward
 
-# name: (formula, derivative and its convention at kinks, example input, example output)
+class _UfuncDoc(typing.NamedTuple):
+    """The docstrings of one op without parameters. The examples' outputs are literals, computed
+    once by running them (the doctests check them); the backward examples use g = 1."""
+
+    formula: str
+    derivative: str         # and its convention at kinks
+    notes: str
+    example: tuple          # (x, forward output)
+    backward_example: tuple  # (x, backward output): the from-output example gives the same
+    from_output: str = ""   # the derivative as a function of y, when the op has that backward
+
+
+# a select, not a product: the piecewise ops' backward
+_SELECT = "where it is 0 the result is 0 whatever ``g`` holds (also inf or NaN)"
+
 _UFUNC_DOCS = {
-    "relu": (
+    "relu": _UfuncDoc(
         "Rectified linear unit, ``max(x, 0)``.",
-        "1 for x > 0, else 0 (0 at 0)",
+        f"1 for x > 0, else 0 (0 at 0); {_SELECT}",
         "Bit for bit ``np.maximum(x, 0)`` for every non-NaN x: ``-0.0`` gives ``+0.0``, ``-inf``\n"
         "gives 0.",
-        "[-2.0, -0.0, 0.5, np.nan]", "array([0. , 0. , 0.5, nan])"),
-    "relu6": (
+        ("[-2.0, -0.0, 0.5, np.nan]", "array([0. , 0. , 0.5, nan])"),
+        ("[-1.0, 0.0, 2.0, np.nan]", "array([ 0.,  0.,  1., nan])"),
+        "1 for y > 0, else 0: the same rule as for x"),
+    "relu6": _UfuncDoc(
         "ReLU capped at 6, ``min(max(x, 0), 6)``.",
-        "1 on (0, 6), else 0 (0 at 0 and at 6)",
+        f"1 on (0, 6), else 0 (0 at 0 and at 6); {_SELECT}",
         "Bit for bit ``np.minimum(np.maximum(x, 0), 6)`` for every non-NaN x.",
-        "[-1.0, 3.0, 7.0]", "array([0., 3., 6.])"),
-    "hardsigmoid": (
+        ("[-1.0, 3.0, 7.0]", "array([0., 3., 6.])"),
+        ("[0.0, 3.0, 6.0, 7.0]", "array([0., 1., 0., 0.])"),
+        "1 on 0 < y < 6, else 0: the same rule as for x"),
+    "hardsigmoid": _UfuncDoc(
         "Hard sigmoid, ``relu6(x + 3) / 6``.",
-        "1/6 on (-3, 3), else 0 (0 at -3 and 3)",
+        f"1/6 on (-3, 3), else 0 (0 at -3 and 3); {_SELECT}",
         "Within 1 ULP of the correctly rounded value: computed as ``(x + 3) / 6``, which does not\n"
         "cancel near -3 as ``x / 6 + 0.5`` does.",
-        "[-4.0, 0.0, 1.5]", "array([0.  , 0.5 , 0.75])"),
-    "hardswish": (
+        ("[-4.0, 0.0, 1.5]", "array([0.  , 0.5 , 0.75])"),
+        ("[-3.0, 0.0, 3.0]", "array([0.        , 0.16666667, 0.        ])"),
+        "1/6 on 0 < y < 1, else 0. The one loss: in float64 the float just below 3 has y rounded\n"
+        "to 1, so it gets 0 here and 1/6 from x"),
+    "hardswish": _UfuncDoc(
         "Hard swish, ``x * relu6(x + 3) / 6``.",
-        "0 for x <= -3, (2x + 3) / 6 on (-3, 3), 1 for x >= 3",
+        f"0 for x <= -3, (2x + 3) / 6 on (-3, 3), 1 for x >= 3; {_SELECT}",
         "No intermediate overflow: ``hardswish(3e38)`` is ``3e38`` in float32; ``hardswish(-inf)``\n"
         "is 0. No backward from the output (y does not tell the two sides of its minimum apart).",
-        "[-4.0, -1.5, 4.0]", "array([-0.   , -0.375,  4.   ])"),
-    "softsign": (
+        ("[-4.0, -1.5, 4.0]", "array([-0.   , -0.375,  4.   ])"),
+        ("[-3.0, 0.0, 3.0]", "array([0. , 0.5, 1. ])")),
+    "softsign": _UfuncDoc(
         "Softsign, ``x / (1 + |x|)``.",
         "1 / (1 + |x|)**2",
         "``softsign(+-inf)`` is +-1.",
-        "[-1.0, 0.0, 3.0, np.inf]", "array([-0.5 ,  0.  ,  0.75,  1.  ])"),
-    "sparse_plus": (
+        ("[-1.0, 0.0, 3.0, np.inf]", "array([-0.5 ,  0.  ,  0.75,  1.  ])"),
+        ("[-1.0, 0.0, 3.0]", "array([0.25  , 1.    , 0.0625])"),
+        "(1 - |y|)**2, which is 0 where y has rounded to +-1"),
+    "sparse_plus": _UfuncDoc(
         "Sparse plus: 0 on (-inf, -1], ``(x + 1)**2 / 4`` on (-1, 1), x on [1, inf).",
-        "0, (x + 1) / 2, 1 on the same pieces",
+        f"0, (x + 1) / 2, 1 on the same pieces; {_SELECT}",
         "A smooth ReLU that is exactly 0 and exactly x outside (-1, 1).",
-        "[-2.0, 0.0, 2.0]", "array([0.  , 0.25, 2.  ])"),
-    "sigmoid": (
+        ("[-2.0, 0.0, 2.0]", "array([0.  , 0.25, 2.  ])"),
+        ("[-1.0, 0.0, 1.0]", "array([0. , 0.5, 1. ])"),
+        "0 for y <= 0, sqrt(y) on (0, 1), 1 for y >= 1"),
+    "sigmoid": _UfuncDoc(
         "Logistic sigmoid, ``1 / (1 + exp(-x))``.",
         "sigmoid(x) sigmoid(-x), computed so (not as y (1 - y), which cancels as y -> 1)",
         "Within 4 ULP for every finite input; ``sigmoid(-inf)`` is exactly 0 and ``sigmoid(inf)``\n"
         "exactly 1.",
-        "[-np.inf, 0.0, np.inf]", "array([0. , 0.5, 1. ])"),
-    "tanh": (
+        ("[-np.inf, 0.0, np.inf]", "array([0. , 0.5, 1. ])"),
+        ("[-2.0, 0.0, 2.0]", "array([0.10499359, 0.25      , 0.10499359])"),
+        "y (1 - y), which cancels as y -> 1 (it is 0 where y has rounded to 1)"),
+    "tanh": _UfuncDoc(
         "Hyperbolic tangent.",
         "sech(x)**2, computed as 4t / (1 + t)**2 with t = exp(-2|x|) (not 1 - y**2, which cancels)",
         "Within 4 ULP for every finite input; ``tanh(-0.0)`` is ``-0.0``.",
-        "[-np.inf, 0.0, 0.5]", "array([-1.        ,  0.        ,  0.46211716])"),
-    "tanhshrink": (
+        ("[-np.inf, 0.0, 0.5]", "array([-1.        ,  0.        ,  0.46211716])"),
+        ("[-2.0, 0.0, 0.5]", "array([0.07065082, 1.        , 0.78644773])"),
+        "(1 - y)(1 + y), which cancels as |y| -> 1 (it is 0 where y has rounded to +-1)"),
+    "tanhshrink": _UfuncDoc(
         "Tanh shrinkage, ``x - tanh(x)``.",
         "tanh(x)**2",
         "Within 4 ULP: near 0, where ``x - tanh(x)`` would cancel, it is computed from Lambert's\n"
         "continued fraction. No backward from the output.",
-        "[-1.0, 1e-5, 3.0]", "array([-2.38405844e-01,  3.33333333e-16,  3.00494525e+00])"),
-    "selu": (
+        ("[-1.0, 1e-5, 3.0]", "array([-2.38405844e-01,  3.33333333e-16,  3.00494525e+00])"),
+        ("[-1.0, 0.0, 2.0]", "array([0.58002566, 0.        , 0.92934918])")),
+    "selu": _UfuncDoc(
         "Scaled ELU, ``scale * (x if x > 0 else alpha * expm1(x))`` with SELU's fixed constants\n"
         "(scale = 1.0507..., alpha = 1.6732...).",
         "scale for x > 0, else scale * alpha * exp(x) (scale * alpha at 0)",
         "Within 4 ULP for every finite input.",
-        "[-1.0, 0.0, 1.0]", "array([-1.11133074,  0.        ,  1.05070099])"),
-    "logsigmoid": (
+        ("[-1.0, 0.0, 1.0]", "array([-1.11133074,  0.        ,  1.05070099])"),
+        ("[-1.0, 0.0, 1.0]", "array([0.6467686 , 1.75809934, 1.05070099])"),
+        "scale for y > 0, else y + scale * alpha (the constant carried in two parts, so the sum is\n"
+        "exact as y -> -scale * alpha)"),
+    "logsigmoid": _UfuncDoc(
         "Log of the sigmoid, ``-softplus(-x)``, computed stably.",
         "sigmoid(-x)",
         "Within 4 ULP for every finite input; ``logsigmoid(-1000.0)`` is ``-1000.0``, not ``-inf``.",
-        "[-1000.0, 0.0, 30.0]", "array([-1.00000000e+03, -6.93147181e-01, -9.35762297e-14])"),
-    "mish": (
+        ("[-1000.0, 0.0, 30.0]", "array([-1.00000000e+03, -6.93147181e-01, -9.35762297e-14])"),
+        ("[-1000.0, 0.0, 30.0]", "array([1.00000000e+00, 5.00000000e-01, 9.35762297e-14])"),
+        "-expm1(y)"),
+    "mish": _UfuncDoc(
         "Mish, ``x * tanh(softplus(x))``.",
         "tanh(sp) + x sigmoid(x) sech(sp)**2 with sp = softplus(x)",
         "``mish(-inf)`` is 0. No backward from the output (y does not tell the two sides of its\n"
         "minimum apart).",
-        "[-1.0, 0.0, 1.0]", "array([-0.30340146,  0.        ,  0.86509839])"),
+        ("[-1.0, 0.0, 1.0]", "array([-0.30340146,  0.        ,  0.86509839])"),
+        ("[-1.0, 0.0, 1.0]", "array([0.05921676, 0.6       , 1.04903622])")),
 }
 
-_UFUNC_SIGNATURE = "(/, out=None, *, where=True, casting='same_kind', order='K', dtype=None)"
+_UFUNC_KEYWORDS = "/, out=None, *, where=True, casting='same_kind', order='K', dtype=None"
+_UFUNC_PARAMETERS = """out, where, casting, order, dtype
+    NumPy ufunc keywords"""
+_UFUNC_DTYPES = """float16, float32 and float64 keep their dtype (float16 is computed in float32 and rounded
+once); integers and bools are cast as ``np.sqrt`` casts them."""
 
 
 def _document_ufuncs():
-    for name, (formula, derivative, notes, example_in, example_out) in _UFUNC_DOCS.items():
-        _ufuncs[name].__doc__ = f"""{name}(x{_UFUNC_SIGNATURE[1:]}
+    for name, doc in _UFUNC_DOCS.items():
+        (x, y), (backward_x, backward_out) = doc.example, doc.backward_example
+        _ufuncs[name].__doc__ = f"""{name}(x, {_UFUNC_KEYWORDS})
 
-{formula} A NumPy ufunc, elementwise.
+{doc.formula} A NumPy ufunc, elementwise.
 
-{notes} NaN propagates. float16, float32 and float64 keep their dtype (float16 is computed in
-float32 and rounded once); integers and bools are cast as ``np.sqrt`` casts them.
+Parameters
+----------
+x : array_like
+{_UFUNC_PARAMETERS}: ``out=x`` runs in place.
+
+Returns
+-------
+ndarray or scalar
+    In x's float dtype.
+
+Notes
+-----
+{doc.notes} NaN propagates.
+
+{_UFUNC_DTYPES}
 
 Examples
 --------
 >>> import numpy as np, relukit
->>> relukit.{name}(np.array({example_in}))
-{example_out}
+>>> relukit.{name}(np.array({x}))
+{y}
 """
-        _ufuncs[f"{name}_backward"].__doc__ = f"""{name}_backward(g, x{_UFUNC_SIGNATURE[1:]}
+        _ufuncs[f"{name}_backward"].__doc__ = f"""{name}_backward(g, x, {_UFUNC_KEYWORDS})
 
 Gradient of ``{name}`` with respect to its input: ``g * {name}'(x)``. A NumPy ufunc.
 
-The derivative is {derivative}. Where it is exactly 0 the result is 0 whatever ``g`` holds (a
-select, not a product); NaN in ``x`` gives NaN. In place is ``out=g``.
-"""
-        if f"{name}_backward_from_output" in _ufuncs:
-            _ufuncs[f"{name}_backward_from_output"].__doc__ = f"""{name}_backward_from_output(g, y{_UFUNC_SIGNATURE[1:]}
+Parameters
+----------
+g : array_like
+    The gradient with respect to ``{name}(x)``.
+x : array_like
+    The forward's input.
+{_UFUNC_PARAMETERS}: ``out=g`` runs in place.
 
-Gradient of ``{name}`` from its output ``y = {name}(x)``, equal to ``{name}_backward(g, x)``. A NumPy
-ufunc: it lets the forward run in place (``{name}(x, out=x)``) and still train.
+Returns
+-------
+ndarray or scalar
+    In the float dtype of g and x.
+
+Notes
+-----
+The derivative is {doc.derivative}. NaN in ``x`` gives NaN.
+
+Examples
+--------
+>>> import numpy as np, relukit
+>>> x = np.array({backward_x})
+>>> relukit.{name}_backward(np.ones_like(x), x)
+{backward_out}
+"""
+        if doc.from_output:
+            _ufuncs[f"{name}_backward_from_output"].__doc__ = f"""{name}_backward_from_output(g, y, {_UFUNC_KEYWORDS})
+
+Gradient of ``{name}`` from its output ``y = {name}(x)``. A NumPy ufunc.
+
+It gives what ``{name}_backward(g, x)`` gives, up to the rounding of y (see Notes), and lets the
+forward run in place (``{name}(x, out=x)``) and still train.
+
+Parameters
+----------
+g : array_like
+    The gradient with respect to ``y``.
+y : array_like
+    The forward's output.
+{_UFUNC_PARAMETERS}: ``out=g`` runs in place.
+
+Returns
+-------
+ndarray or scalar
+    In the float dtype of g and y.
+
+Notes
+-----
+The derivative as a function of y: {doc.from_output}. NaN in ``y`` gives NaN.
+
+Examples
+--------
+The gradient from the output equals the one from the input:
+
+>>> import numpy as np, relukit
+>>> x = np.array({backward_x})
+>>> relukit.{name}_backward_from_output(np.ones_like(x), relukit.{name}(x))
+{backward_out}
 """
 
 
