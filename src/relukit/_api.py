@@ -313,16 +313,69 @@ def leaky_relu(x, negative_slope=0.01, **kwargs):
 
 @_expose
 def leaky_relu_backward(g, x, negative_slope=0.01, **kwargs):
-    """Gradient of leaky_relu: ``g`` where ``x > 0``, else ``negative_slope * g`` (also at 0)."""
+    """Gradient of leaky_relu: ``g`` where ``x > 0``, else ``negative_slope * g``.
+
+    Parameters
+    ----------
+    g : array_like
+        The gradient with respect to the forward's output.
+    x : array_like
+        The forward's input.
+    negative_slope : float or array_like, default 0.01
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+
+    Returns
+    -------
+    ndarray or scalar
+        In the float dtype of the data.
+
+    Notes
+    -----
+    At 0 the derivative is ``negative_slope``; NaN in x gives NaN.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-2.0, 0.0, 3.0])
+    >>> relukit.leaky_relu_backward(np.ones_like(x), x, negative_slope=0.1)
+    array([0.1, 0.1, 1. ])
+    """
     return _u.leaky_relu_backward_ufunc(g, x, negative_slope, **kwargs)
 
 
 @_expose
 def leaky_relu_backward_from_output(g, y, negative_slope=0.01, **kwargs):
-    """Gradient of leaky_relu from its output ``y``; needs ``negative_slope >= 0``.
+    """Gradient of leaky_relu from its output ``y``.
 
+    Parameters
+    ----------
+    g : array_like
+        The gradient with respect to the forward's output.
+    y : array_like
+        The forward's output.
+    negative_slope : float or array_like, default 0.01
+        Must be >= 0 (else ValueError).
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+
+    Returns
+    -------
+    ndarray or scalar
+        In the float dtype of the data.
+
+    Notes
+    -----
     With a non-negative slope ``y > 0`` exactly where ``x > 0``, so this equals
-    ``leaky_relu_backward(g, x, negative_slope)``.
+    ``leaky_relu_backward(g, x, negative_slope)`` bit for bit.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-2.0, 0.0, 3.0])
+    >>> y = relukit.leaky_relu(x, negative_slope=0.1)
+    >>> relukit.leaky_relu_backward_from_output(np.ones_like(x), y, negative_slope=0.1)
+    array([0.1, 0.1, 1. ])
     """
     _require(operator.ge, negative_slope, 0.0,
              "leaky_relu_backward_from_output needs negative_slope >= 0: with a negative slope "
@@ -338,9 +391,22 @@ def _check_hardtanh(min_val, max_val):
 def hardtanh(x, min_val=-1.0, max_val=1.0, **kwargs):
     """Hard tanh: ``x`` clipped to ``[min_val, max_val]``.
 
-    Bit for bit ``np.clip(x, min_val, max_val)`` (so ``-0.0`` stays ``-0.0``); NaN propagates.
-    The derivative is 1 on ``(min_val, max_val)`` and 0 elsewhere, also at the bounds. Needs
-    ``min_val <= max_val``.
+    Parameters
+    ----------
+    x : array_like
+    min_val, max_val : float or array_like, default -1.0 and 1.0
+        Need ``min_val <= max_val`` (else ValueError).
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=x`` runs in place.
+
+    Returns
+    -------
+    ndarray or scalar
+        Bit for bit ``np.clip(x, min_val, max_val)`` (so ``-0.0`` stays ``-0.0``); NaN propagates.
+
+    Notes
+    -----
+    The derivative is 1 on ``(min_val, max_val)`` and 0 elsewhere, also at the bounds.
 
     Examples
     --------
@@ -354,14 +420,70 @@ def hardtanh(x, min_val=-1.0, max_val=1.0, **kwargs):
 
 @_expose
 def hardtanh_backward(g, x, min_val=-1.0, max_val=1.0, **kwargs):
-    """Gradient of hardtanh: ``g`` where ``min_val < x < max_val``, else 0."""
+    """Gradient of hardtanh: ``g`` where ``min_val < x < max_val``, else 0.
+
+    Parameters
+    ----------
+    g : array_like
+        The gradient with respect to the forward's output.
+    x : array_like
+        The forward's input.
+    min_val, max_val : float or array_like, default -1.0 and 1.0
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+
+    Returns
+    -------
+    ndarray or scalar
+        In the float dtype of the data.
+
+    Notes
+    -----
+    0 at the bounds, and 0 whatever ``g`` holds outside them (a select, not a product); NaN in x
+    gives NaN.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-1.0, 0.0, 1.0, 2.0])
+    >>> relukit.hardtanh_backward(np.ones_like(x), x)
+    array([0., 1., 0., 0.])
+    """
     _check_hardtanh(min_val, max_val)
     return _u.hardtanh_backward_ufunc(g, x, min_val, max_val, **kwargs)
 
 
 @_expose
 def hardtanh_backward_from_output(g, y, min_val=-1.0, max_val=1.0, **kwargs):
-    """Gradient of hardtanh from its output: ``g`` where ``min_val < y < max_val``, else 0."""
+    """Gradient of hardtanh from its output: ``g`` where ``min_val < y < max_val``, else 0.
+
+    Parameters
+    ----------
+    g : array_like
+        The gradient with respect to the forward's output.
+    y : array_like
+        The forward's output.
+    min_val, max_val : float or array_like, default -1.0 and 1.0
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+
+    Returns
+    -------
+    ndarray or scalar
+        In the float dtype of the data.
+
+    Notes
+    -----
+    ``y`` is strictly inside the bounds exactly where ``x`` is, so this equals
+    ``hardtanh_backward(g, x, min_val, max_val)``.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-1.0, 0.0, 1.0, 2.0])
+    >>> relukit.hardtanh_backward_from_output(np.ones_like(x), relukit.hardtanh(x))
+    array([0., 1., 0., 0.])
+    """
     _check_hardtanh(min_val, max_val)
     return _u.hardtanh_backward_from_output_ufunc(g, y, min_val, max_val, **kwargs)
 
@@ -370,7 +492,21 @@ def hardtanh_backward_from_output(g, y, min_val=-1.0, max_val=1.0, **kwargs):
 def threshold(x, threshold, value, **kwargs):
     """``x`` where ``x > threshold``, else ``value`` (PyTorch's ``F.threshold``).
 
-    The derivative is 1 above the threshold and 0 at and below it. NaN propagates.
+    Parameters
+    ----------
+    x : array_like
+    threshold, value : float or array_like
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=x`` runs in place.
+
+    Returns
+    -------
+    ndarray or scalar
+        NaN propagates.
+
+    Notes
+    -----
+    The derivative is 1 above the threshold and 0 at and below it.
 
     Examples
     --------
@@ -383,15 +519,70 @@ def threshold(x, threshold, value, **kwargs):
 
 @_expose
 def threshold_backward(g, x, threshold, value, **kwargs):
-    """Gradient of threshold: ``g`` where ``x > threshold``, else 0 (``value`` is not used)."""
+    """Gradient of threshold: ``g`` where ``x > threshold``, else 0.
+
+    Parameters
+    ----------
+    g : array_like
+        The gradient with respect to the forward's output.
+    x : array_like
+        The forward's input.
+    threshold, value : float or array_like
+        As given to the forward (``value`` is not used).
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+
+    Returns
+    -------
+    ndarray or scalar
+        In the float dtype of the data.
+
+    Notes
+    -----
+    0 at the threshold itself; NaN in x gives NaN.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([0.5, 1.0, 2.0])
+    >>> relukit.threshold_backward(np.ones_like(x), x, 1.0, -5.0)
+    array([0., 0., 1.])
+    """
     return _u.threshold_backward_ufunc(g, x, threshold, value, **kwargs)
 
 
 @_expose
 def threshold_backward_from_output(g, y, threshold, value, **kwargs):
-    """Gradient of threshold from its output; needs ``value <= threshold``.
+    """Gradient of threshold from its output: ``g`` where ``y > threshold``, else 0.
 
-    Then ``y > threshold`` exactly where ``x > threshold``.
+    Parameters
+    ----------
+    g : array_like
+        The gradient with respect to the forward's output.
+    y : array_like
+        The forward's output.
+    threshold, value : float or array_like
+        Need ``value <= threshold`` (else ValueError).
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+
+    Returns
+    -------
+    ndarray or scalar
+        In the float dtype of the data.
+
+    Notes
+    -----
+    With ``value <= threshold``, ``y > threshold`` exactly where ``x > threshold``, so this equals
+    ``threshold_backward(g, x, threshold, value)``.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([0.5, 1.0, 2.0])
+    >>> y = relukit.threshold(x, 1.0, -5.0)
+    >>> relukit.threshold_backward_from_output(np.ones_like(x), y, 1.0, -5.0)
+    array([0., 0., 1.])
     """
     _require(operator.le, value, threshold,
              "threshold_backward_from_output needs value <= threshold: a larger value makes "
@@ -407,7 +598,21 @@ def _check_lambd(op, lambd):
 def hardshrink(x, lambd=0.5, **kwargs):
     """Hard shrinkage: ``x`` where ``|x| > lambd``, else 0.
 
-    The derivative is 1 where ``|x| > lambd``, else 0. NaN propagates.
+    Parameters
+    ----------
+    x : array_like
+    lambd : float or array_like, default 0.5
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=x`` runs in place.
+
+    Returns
+    -------
+    ndarray or scalar
+        NaN propagates.
+
+    Notes
+    -----
+    The derivative is 1 where ``|x| > lambd``, else 0 (0 at ``+-lambd``).
 
     Examples
     --------
@@ -420,13 +625,69 @@ def hardshrink(x, lambd=0.5, **kwargs):
 
 @_expose
 def hardshrink_backward(g, x, lambd=0.5, **kwargs):
-    """Gradient of hardshrink: ``g`` where ``|x| > lambd``, else 0."""
+    """Gradient of hardshrink: ``g`` where ``|x| > lambd``, else 0.
+
+    Parameters
+    ----------
+    g : array_like
+        The gradient with respect to the forward's output.
+    x : array_like
+        The forward's input.
+    lambd : float or array_like, default 0.5
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+
+    Returns
+    -------
+    ndarray or scalar
+        In the float dtype of the data.
+
+    Notes
+    -----
+    0 at ``+-lambd``; NaN in x gives NaN.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-1.0, 0.5, 0.7])
+    >>> relukit.hardshrink_backward(np.ones_like(x), x)
+    array([1., 0., 1.])
+    """
     return _u.hardshrink_backward_ufunc(g, x, lambd, **kwargs)
 
 
 @_expose
 def hardshrink_backward_from_output(g, y, lambd=0.5, **kwargs):
-    """Gradient of hardshrink from its output; needs ``lambd >= 0``."""
+    """Gradient of hardshrink from its output: ``g`` where ``|y| > lambd``, else 0.
+
+    Parameters
+    ----------
+    g : array_like
+        The gradient with respect to the forward's output.
+    y : array_like
+        The forward's output.
+    lambd : float or array_like, default 0.5
+        Must be >= 0 (else ValueError).
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+
+    Returns
+    -------
+    ndarray or scalar
+        In the float dtype of the data.
+
+    Notes
+    -----
+    With ``lambd >= 0``, ``|y| > lambd`` exactly where ``|x| > lambd``, so this equals
+    ``hardshrink_backward(g, x, lambd)``.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-1.0, 0.5, 0.7])
+    >>> relukit.hardshrink_backward_from_output(np.ones_like(x), relukit.hardshrink(x))
+    array([1., 0., 1.])
+    """
     _check_lambd("hardshrink_backward_from_output", lambd)
     return _u.hardshrink_backward_from_output_ufunc(g, y, lambd, **kwargs)
 
@@ -435,8 +696,22 @@ def hardshrink_backward_from_output(g, y, lambd=0.5, **kwargs):
 def softshrink(x, lambd=0.5, **kwargs):
     """Soft shrinkage: ``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, else 0.
 
-    Needs ``lambd >= 0`` (as PyTorch). The derivative is 1 where ``|x| > lambd``, else 0. NaN
-    propagates.
+    Parameters
+    ----------
+    x : array_like
+    lambd : float or array_like, default 0.5
+        Must be >= 0, as in PyTorch (else ValueError).
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=x`` runs in place.
+
+    Returns
+    -------
+    ndarray or scalar
+        NaN propagates.
+
+    Notes
+    -----
+    The derivative is 1 where ``|x| > lambd``, else 0 (0 at ``+-lambd``).
 
     Examples
     --------
@@ -450,14 +725,71 @@ def softshrink(x, lambd=0.5, **kwargs):
 
 @_expose
 def softshrink_backward(g, x, lambd=0.5, **kwargs):
-    """Gradient of softshrink: ``g`` where ``|x| > lambd``, else 0."""
+    """Gradient of softshrink: ``g`` where ``|x| > lambd``, else 0.
+
+    Parameters
+    ----------
+    g : array_like
+        The gradient with respect to the forward's output.
+    x : array_like
+        The forward's input.
+    lambd : float or array_like, default 0.5
+        Must be >= 0.
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+
+    Returns
+    -------
+    ndarray or scalar
+        In the float dtype of the data.
+
+    Notes
+    -----
+    0 at ``+-lambd``; NaN in x gives NaN.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-1.0, 0.5, 0.75])
+    >>> relukit.softshrink_backward(np.ones_like(x), x)
+    array([1., 0., 1.])
+    """
     _check_lambd("softshrink_backward", lambd)
     return _u.softshrink_backward_ufunc(g, x, lambd, **kwargs)
 
 
 @_expose
 def softshrink_backward_from_output(g, y, lambd=0.5, **kwargs):
-    """Gradient of softshrink from its output: ``g`` where ``y != 0``, else 0."""
+    """Gradient of softshrink from its output: ``g`` where ``y != 0``, else 0.
+
+    Parameters
+    ----------
+    g : array_like
+        The gradient with respect to the forward's output.
+    y : array_like
+        The forward's output.
+    lambd : float or array_like, default 0.5
+        Must be >= 0.
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+
+    Returns
+    -------
+    ndarray or scalar
+        In the float dtype of the data.
+
+    Notes
+    -----
+    ``y`` is 0 exactly where ``|x| <= lambd`` (``x - lambd`` of two distinct floats is never 0), so
+    this equals ``softshrink_backward(g, x, lambd)``.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-1.0, 0.5, 0.75])
+    >>> relukit.softshrink_backward_from_output(np.ones_like(x), relukit.softshrink(x))
+    array([1., 0., 1.])
+    """
     _check_lambd("softshrink_backward_from_output", lambd)
     return _u.softshrink_backward_from_output_ufunc(g, y, lambd, **kwargs)
 
@@ -470,8 +802,23 @@ def _check_b(b):
 def squareplus(x, b=4.0, **kwargs):
     """Squareplus, ``(x + sqrt(x**2 + b)) / 2``: a smooth ReLU built from a square root.
 
-    Needs ``b > 0``. Computed without cancellation for x < 0 (as ``b / (2 (sqrt(x**2 + b) - x))``)
-    and without overflow for huge |x|; ``squareplus(-inf)`` is 0. The derivative is
+    Parameters
+    ----------
+    x : array_like
+    b : float or array_like, default 4.0
+        Must be > 0 (else ValueError).
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=x`` runs in place.
+
+    Returns
+    -------
+    ndarray or scalar
+        NaN propagates.
+
+    Notes
+    -----
+    Computed without cancellation for x < 0 (as ``b / (2 (sqrt(x**2 + b) - x))``) and without
+    overflow for huge |x|; ``squareplus(-inf)`` is 0. The derivative is
     ``(1 + x / sqrt(x**2 + b)) / 2``.
 
     Examples
@@ -486,14 +833,67 @@ def squareplus(x, b=4.0, **kwargs):
 
 @_expose
 def squareplus_backward(g, x, b=4.0, **kwargs):
-    """Gradient of squareplus: ``g * (1 + x / sqrt(x**2 + b)) / 2``."""
+    """Gradient of squareplus: ``g * (1 + x / sqrt(x**2 + b)) / 2``.
+
+    Parameters
+    ----------
+    g : array_like
+        The gradient with respect to the forward's output.
+    x : array_like
+        The forward's input.
+    b : float or array_like, default 4.0
+        Must be > 0.
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+
+    Returns
+    -------
+    ndarray or scalar
+        In the float dtype of the data.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-3.0, 0.0, 3.0])
+    >>> relukit.squareplus_backward(np.ones_like(x), x, b=16.0)
+    array([0.2, 0.5, 0.8])
+    """
     _check_b(b)
     return _u.squareplus_backward_ufunc(g, x, b, **kwargs)
 
 
 @_expose
 def squareplus_backward_from_output(g, y, b=4.0, **kwargs):
-    """Gradient of squareplus from its output: ``g * 4y**2 / (4y**2 + b)``."""
+    """Gradient of squareplus from its output: ``g * 4y**2 / (4y**2 + b)``.
+
+    Parameters
+    ----------
+    g : array_like
+        The gradient with respect to the forward's output.
+    y : array_like
+        The forward's output.
+    b : float or array_like, default 4.0
+        Must be > 0.
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+
+    Returns
+    -------
+    ndarray or scalar
+        In the float dtype of the data.
+
+    Notes
+    -----
+    squareplus is increasing, so y determines x; the formula is the derivative rewritten in y.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-3.0, 0.0, 3.0])
+    >>> y = relukit.squareplus(x, b=16.0)
+    >>> relukit.squareplus_backward_from_output(np.ones_like(x), y, b=16.0)
+    array([0.2, 0.5, 0.8])
+    """
     _check_b(b)
     return _u.squareplus_backward_from_output_ufunc(g, y, b, **kwargs)
 
@@ -502,8 +902,21 @@ def squareplus_backward_from_output(g, y, b=4.0, **kwargs):
 def elu(x, alpha=1.0, **kwargs):
     """Exponential linear unit: ``x`` where ``x > 0``, else ``alpha * expm1(x)``.
 
-    The derivative is 1 for x > 0 and ``alpha * exp(x)`` otherwise (``alpha`` at 0). Within 4 ULP
-    for every finite input; NaN propagates.
+    Parameters
+    ----------
+    x : array_like
+    alpha : float or array_like, default 1.0
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=x`` runs in place.
+
+    Returns
+    -------
+    ndarray or scalar
+        Within 4 ULP for every finite input; NaN propagates.
+
+    Notes
+    -----
+    The derivative is 1 for x > 0 and ``alpha * exp(x)`` otherwise (``alpha`` at 0).
 
     Examples
     --------
@@ -516,13 +929,70 @@ def elu(x, alpha=1.0, **kwargs):
 
 @_expose
 def elu_backward(g, x, alpha=1.0, **kwargs):
-    """Gradient of elu: ``g`` where ``x > 0``, else ``g * alpha * exp(x)``."""
+    """Gradient of elu: ``g`` where ``x > 0``, else ``g * alpha * exp(x)``.
+
+    Parameters
+    ----------
+    g : array_like
+        The gradient with respect to the forward's output.
+    x : array_like
+        The forward's input.
+    alpha : float or array_like, default 1.0
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+
+    Returns
+    -------
+    ndarray or scalar
+        In the float dtype of the data.
+
+    Notes
+    -----
+    At 0 the derivative is ``alpha``; NaN in x gives NaN.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-1.0, 0.0, 2.0])
+    >>> relukit.elu_backward(np.ones_like(x), x, alpha=0.5)
+    array([0.18393972, 0.5       , 1.        ])
+    """
     return _u.elu_backward_ufunc(g, x, alpha, **kwargs)
 
 
 @_expose
 def elu_backward_from_output(g, y, alpha=1.0, **kwargs):
-    """Gradient of elu from its output, ``g * (y + alpha)`` where ``y <= 0``; needs ``alpha >= 0``."""
+    """Gradient of elu from its output: ``g`` where ``y > 0``, else ``g * (y + alpha)``.
+
+    Parameters
+    ----------
+    g : array_like
+        The gradient with respect to the forward's output.
+    y : array_like
+        The forward's output.
+    alpha : float or array_like, default 1.0
+        Must be >= 0 (else ValueError): then ``y > 0`` exactly where ``x > 0``.
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+
+    Returns
+    -------
+    ndarray or scalar
+        In the float dtype of the data.
+
+    Notes
+    -----
+    ``alpha * exp(x) = y + alpha`` where ``x <= 0``. Where y has rounded to ``-alpha`` (x below
+    about -37 in float64, -17 in float32) this gives 0, not the tiny ``alpha * exp(x)``.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-1.0, 0.0, 2.0])
+    >>> y = relukit.elu(x, alpha=0.5)
+    >>> relukit.elu_backward_from_output(np.ones_like(x), y, alpha=0.5)
+    array([0.18393972, 0.5       , 1.        ])
+    """
     _require(operator.ge, alpha, 0.0,
              "elu_backward_from_output needs alpha >= 0: with a negative alpha y > 0 no longer "
              "tells x > 0; use elu_backward(g, x, alpha)")
@@ -537,7 +1007,22 @@ def _check_celu(alpha):
 def celu(x, alpha=1.0, **kwargs):
     """Continuously differentiable ELU: ``max(0, x) + min(0, alpha * expm1(x / alpha))``.
 
-    Needs ``alpha != 0``. The derivative is 1 for x > 0, else ``exp(x / alpha)``.
+    Parameters
+    ----------
+    x : array_like
+    alpha : float or array_like, default 1.0
+        Must not be 0 (else ValueError).
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=x`` runs in place.
+
+    Returns
+    -------
+    ndarray or scalar
+        NaN propagates.
+
+    Notes
+    -----
+    The derivative is 1 for x > 0, else ``exp(x / alpha)`` (1 at 0).
 
     Examples
     --------
@@ -551,14 +1036,68 @@ def celu(x, alpha=1.0, **kwargs):
 
 @_expose
 def celu_backward(g, x, alpha=1.0, **kwargs):
-    """Gradient of celu: ``g`` where ``x > 0``, else ``g * exp(x / alpha)``."""
+    """Gradient of celu: ``g`` where ``x > 0``, else ``g * exp(x / alpha)``.
+
+    Parameters
+    ----------
+    g : array_like
+        The gradient with respect to the forward's output.
+    x : array_like
+        The forward's input.
+    alpha : float or array_like, default 1.0
+        Must not be 0.
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+
+    Returns
+    -------
+    ndarray or scalar
+        In the float dtype of the data.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-1.0, 0.0, 2.0])
+    >>> relukit.celu_backward(np.ones_like(x), x, alpha=2.0)
+    array([0.60653066, 1.        , 1.        ])
+    """
     _check_celu(alpha)
     return _u.celu_backward_ufunc(g, x, alpha, **kwargs)
 
 
 @_expose
 def celu_backward_from_output(g, y, alpha=1.0, **kwargs):
-    """Gradient of celu from its output, ``g * (y / alpha + 1)`` where ``y <= 0``; needs alpha > 0."""
+    """Gradient of celu from its output: ``g`` where ``y > 0``, else ``g * (y + alpha) / alpha``.
+
+    Parameters
+    ----------
+    g : array_like
+        The gradient with respect to the forward's output.
+    y : array_like
+        The forward's output.
+    alpha : float or array_like, default 1.0
+        Must be > 0 (else ValueError): then ``y > 0`` exactly where ``x > 0``.
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+
+    Returns
+    -------
+    ndarray or scalar
+        In the float dtype of the data.
+
+    Notes
+    -----
+    ``exp(x / alpha) = (y + alpha) / alpha`` where ``x <= 0``; ``y + alpha`` is exact as
+    ``y -> -alpha``.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-1.0, 0.0, 2.0])
+    >>> y = relukit.celu(x, alpha=2.0)
+    >>> relukit.celu_backward_from_output(np.ones_like(x), y, alpha=2.0)
+    array([0.60653066, 1.        , 1.        ])
+    """
     _require(operator.gt, alpha, 0.0, "celu_backward_from_output needs alpha > 0")
     return _u.celu_backward_from_output_ufunc(g, y, alpha, **kwargs)
 
@@ -571,8 +1110,24 @@ def _check_softplus(beta):
 def softplus(x, beta=1.0, threshold=20.0, **kwargs):
     """Softplus, ``log1p(exp(beta * x)) / beta``, and ``x`` where ``beta * x > threshold``.
 
-    Computed stably (no overflow for large x, no underflow to 0 for very negative x) and within
-    4 ULP; the derivative is ``sigmoid(beta * x)`` (1 above the threshold). Needs ``beta != 0``.
+    Parameters
+    ----------
+    x : array_like
+    beta : float or array_like, default 1.0
+        Must not be 0 (else ValueError).
+    threshold : float or array_like, default 20.0
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=x`` runs in place.
+
+    Returns
+    -------
+    ndarray or scalar
+        Within 4 ULP; NaN propagates.
+
+    Notes
+    -----
+    Computed stably: no overflow for large x, no underflow to 0 for very negative x. The
+    derivative is ``sigmoid(beta * x)``, and 1 above the threshold.
 
     Examples
     --------
@@ -586,14 +1141,71 @@ def softplus(x, beta=1.0, threshold=20.0, **kwargs):
 
 @_expose
 def softplus_backward(g, x, beta=1.0, threshold=20.0, **kwargs):
-    """Gradient of softplus: ``g * sigmoid(beta * x)``, ``g`` above the threshold."""
+    """Gradient of softplus: ``g * sigmoid(beta * x)``, and ``g`` where ``beta * x > threshold``.
+
+    Parameters
+    ----------
+    g : array_like
+        The gradient with respect to the forward's output.
+    x : array_like
+        The forward's input.
+    beta : float or array_like, default 1.0
+        Must not be 0.
+    threshold : float or array_like, default 20.0
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+
+    Returns
+    -------
+    ndarray or scalar
+        In the float dtype of the data.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-50.0, 0.0, 50.0])
+    >>> relukit.softplus_backward(np.ones_like(x), x)
+    array([1.92874985e-22, 5.00000000e-01, 1.00000000e+00])
+    """
     _check_softplus(beta)
     return _u.softplus_backward_ufunc(g, x, beta, threshold, **kwargs)
 
 
 @_expose
 def softplus_backward_from_output(g, y, beta=1.0, threshold=20.0, **kwargs):
-    """Gradient of softplus from its output: ``-g * expm1(-beta * y)``, ``g`` above the threshold."""
+    """Gradient of softplus from its output: ``-g * expm1(-beta * y)``, and ``g`` where ``beta * y > threshold``.
+
+    Parameters
+    ----------
+    g : array_like
+        The gradient with respect to the forward's output.
+    y : array_like
+        The forward's output.
+    beta : float or array_like, default 1.0
+        Must not be 0.
+    threshold : float or array_like, default 20.0
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+
+    Returns
+    -------
+    ndarray or scalar
+        In the float dtype of the data.
+
+    Notes
+    -----
+    ``exp(beta * y) = 1 + exp(beta * x)``, so ``sigmoid(beta * x) = -expm1(-beta * y)``. The
+    threshold is tested on y, which lies above x: in the sliver just below the threshold where
+    ``beta * y`` exceeds it and ``beta * x`` does not (``log1p(exp(-threshold))`` wide, 2e-9 for the
+    default) this gives ``g`` where ``softplus_backward`` gives ``g * sigmoid(beta * x)``.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-50.0, 0.0, 50.0])
+    >>> relukit.softplus_backward_from_output(np.ones_like(x), relukit.softplus(x))
+    array([1.92874985e-22, 5.00000000e-01, 1.00000000e+00])
+    """
     _check_softplus(beta)
     return _u.softplus_backward_from_output_ufunc(g, y, beta, threshold, **kwargs)
 
@@ -606,8 +1218,23 @@ def _check_silu(beta):
 def silu(x, beta=1.0, **kwargs):
     """SiLU / swish, ``x * sigmoid(beta * x)``; ``beta=1.702`` is the quick GELU.
 
-    Needs ``beta > 0``. ``silu(-inf)`` is 0. The derivative is
-    ``s * (1 + beta * x * (1 - s))`` with ``s = sigmoid(beta * x)``. No backward from the output.
+    Parameters
+    ----------
+    x : array_like
+    beta : float or array_like, default 1.0
+        Must be > 0 (else ValueError).
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=x`` runs in place.
+
+    Returns
+    -------
+    ndarray or scalar
+        NaN propagates; ``silu(-inf)`` is 0.
+
+    Notes
+    -----
+    The derivative is ``s * (1 + beta * x * (1 - s))`` with ``s = sigmoid(beta * x)``. No backward
+    from the output (y does not tell the two sides of its minimum apart).
 
     Examples
     --------
@@ -621,7 +1248,31 @@ def silu(x, beta=1.0, **kwargs):
 
 @_expose
 def silu_backward(g, x, beta=1.0, **kwargs):
-    """Gradient of silu: ``g * s * (1 + beta * x * (1 - s))``, ``s = sigmoid(beta * x)``."""
+    """Gradient of silu: ``g * s * (1 + beta * x * (1 - s))``, ``s = sigmoid(beta * x)``.
+
+    Parameters
+    ----------
+    g : array_like
+        The gradient with respect to the forward's output.
+    x : array_like
+        The forward's input.
+    beta : float or array_like, default 1.0
+        Must be > 0.
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+
+    Returns
+    -------
+    ndarray or scalar
+        In the float dtype of the data.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-1.0, 0.0, 1.0])
+    >>> relukit.silu_backward(np.ones_like(x), x)
+    array([0.07232949, 0.5       , 0.92767051])
+    """
     _check_silu(beta)
     return _u.silu_backward_ufunc(g, x, beta, **kwargs)
 
@@ -637,13 +1288,26 @@ def _gelu_ufuncs(approximate):
 
 
 def gelu(x, approximate="none", **kwargs):
-    """Gaussian error linear unit, ``x * Phi(x)`` (``approximate='none'``) or PyTorch's tanh form
-    ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3)))`` (``approximate='tanh'``).
+    """Gaussian error linear unit, ``x * Phi(x)``, or PyTorch's tanh approximation.
 
-    The raw ufuncs are ``relukit.gelu_erf`` and ``relukit.gelu_tanh``. Within 4 ULP for every
-    finite input, also far in the negative tail (through erfc, with the rounding of its argument
-    put back); ``gelu(-inf)`` is 0. No backward from the output (y does not tell the two sides of
-    its minimum apart).
+    Parameters
+    ----------
+    x : array_like
+    approximate : {"none", "tanh"}, default "none"
+        "none": ``x * Phi(x)`` with Phi the standard normal CDF (the raw ufunc ``relukit.gelu_erf``);
+        "tanh": ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3)))`` (``relukit.gelu_tanh``).
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=x`` runs in place.
+
+    Returns
+    -------
+    ndarray or scalar
+        Within 4 ULP for every finite input, also far in the negative tail (through erfc, with the
+        rounding of its argument put back); ``gelu(-inf)`` is 0; NaN propagates.
+
+    Notes
+    -----
+    No backward from the output (y does not tell the two sides of its minimum apart).
 
     Examples
     --------
@@ -657,7 +1321,33 @@ def gelu(x, approximate="none", **kwargs):
 
 
 def gelu_backward(g, x, approximate="none", **kwargs):
-    """Gradient of gelu: ``g * (Phi(x) + x phi(x))``, or the tanh form's exact derivative."""
+    """Gradient of gelu: ``g * (Phi(x) + x phi(x))``, or the tanh form's exact derivative.
+
+    Parameters
+    ----------
+    g : array_like
+        The gradient with respect to the forward's output.
+    x : array_like
+        The forward's input.
+    approximate : {"none", "tanh"}, default "none"
+        As given to the forward.
+    **kwargs
+        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+
+    Returns
+    -------
+    ndarray or scalar
+        In the float dtype of the data.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-1.0, 0.0, 1.0])
+    >>> relukit.gelu_backward(np.ones_like(x), x)
+    array([-0.08331547,  0.5       ,  1.08331547])
+    >>> relukit.gelu_backward(np.ones_like(x), x, approximate="tanh")
+    array([-0.08296408,  0.5       ,  1.08296408])
+    """
     return _gelu_ufuncs(approximate)[1](g, x, **kwargs)
 
 
@@ -716,7 +1406,38 @@ def prelu(x, weight, axis=1, **kwargs):
 
 
 def prelu_backward(g, x, weight, axis=1, **kwargs):
-    """Gradient of prelu with respect to its input: ``g`` where ``x > 0``, else ``weight[c] * g``."""
+    """Gradient of prelu with respect to its input: ``g`` where ``x > 0``, else ``weight[c] * g``.
+
+    Parameters
+    ----------
+    g : array_like
+        The gradient with respect to the forward's output.
+    x : array_like
+        The forward's input.
+    weight : array_like
+        The forward's slopes: one, or ``x.shape[axis]``.
+    axis : int, default 1
+        The channel axis.
+    **kwargs
+        NumPy ufunc keywords (``out=g`` runs in place).
+
+    Returns
+    -------
+    ndarray or scalar
+        In the float dtype of the data.
+
+    Notes
+    -----
+    At 0 the derivative is the channel's slope. The weight's gradient is ``prelu_weight_grad``.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([[-1.0, 0.0], [2.0, -2.0]])
+    >>> relukit.prelu_backward(np.ones_like(x), x, np.array([0.1, 0.5]), axis=1)
+    array([[0.1, 0.5],
+           [1. , 0.5]])
+    """
     dtype = _float_dtype(g, x)
     return _u.leaky_relu_backward_ufunc(g, x, _channel_slopes(x, weight, axis, dtype), **kwargs)
 
@@ -724,9 +1445,27 @@ def prelu_backward(g, x, weight, axis=1, **kwargs):
 def prelu_weight_grad(g, x, weight, axis=1):
     """Gradient of prelu with respect to its weight: ``sum(where(x > 0, 0, x * g))`` per channel.
 
+    Parameters
+    ----------
+    g : array_like
+        The gradient with respect to the forward's output.
+    x : array_like
+        The forward's input.
+    weight : array_like
+        The forward's slopes: one, or ``x.shape[axis]`` (their values are not used).
+    axis : int, default 1
+        The channel axis.
+
+    Returns
+    -------
+    ndarray
+        Shaped like ``weight``, in the dtype of ``g`` and ``x``.
+
+    Notes
+    -----
     Summed over every axis but ``axis`` (over everything for a weight of size 1), in float64, in an
     order fixed by the shape alone: the result is bitwise the same for every thread count and SIMD
-    level. Returns an array shaped like ``weight`` in the dtype of ``g`` and ``x``.
+    level. Works on dask arrays too.
 
     Examples
     --------
@@ -844,9 +1583,41 @@ def rrelu(x, lower=1 / 8, upper=1 / 3, training=False, seed=None, **kwargs):
 
 
 def rrelu_backward(g, x, lower=1 / 8, upper=1 / 3, training=False, seed=None, **kwargs):
-    """Gradient of rrelu: ``g`` where ``x > 0``, else ``r * g`` with the forward's slopes.
+    """Gradient of rrelu: ``g`` where ``x > 0``, else ``r * g`` with the forward's slopes ``r``.
 
-    Pass the parameters and the seed the forward used.
+    Parameters
+    ----------
+    g : array_like
+        The gradient with respect to the forward's output.
+    x : array_like
+        The forward's input.
+    lower, upper, training, seed
+        Those the forward used: in training the slopes are drawn again from the seed.
+    **kwargs
+        NumPy ufunc keywords; in training only ``out``.
+
+    Returns
+    -------
+    ndarray or scalar
+        In the float dtype of the data.
+
+    Notes
+    -----
+    At 0 the derivative is the element's slope, as leaky_relu's.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-1.0, 0.0, 2.0])
+    >>> relukit.rrelu_backward(np.ones_like(x), x, lower=0.1, upper=0.3)
+    array([0.2, 0.2, 1. ])
+
+    In training the backward draws the forward's slopes again from the seed:
+
+    >>> relukit.rrelu(x, training=True, seed=7)
+    array([-0.29315165,  0.        ,  2.        ])
+    >>> relukit.rrelu_backward(np.ones_like(x), x, training=True, seed=7)
+    array([0.29315165, 0.17060399, 1.        ])
     """
     _check_rrelu(lower, upper)
     if training:
@@ -856,8 +1627,39 @@ def rrelu_backward(g, x, lower=1 / 8, upper=1 / 3, training=False, seed=None, **
 
 def rrelu_backward_from_output(g, y, lower=1 / 8, upper=1 / 3, training=False, seed=None,
                                **kwargs):
-    """Gradient of rrelu from its output: every slope is >= lower >= 0, so ``y > 0`` exactly where
-    ``x > 0`` and this equals ``rrelu_backward(g, x, ...)``."""
+    """Gradient of rrelu from its output.
+
+    Parameters
+    ----------
+    g : array_like
+        The gradient with respect to the forward's output.
+    y : array_like
+        The forward's output.
+    lower, upper, training, seed
+        Those the forward used.
+    **kwargs
+        NumPy ufunc keywords; in training only ``out``.
+
+    Returns
+    -------
+    ndarray or scalar
+        In the float dtype of the data.
+
+    Notes
+    -----
+    Every slope is ``>= lower >= 0``, so ``y > 0`` exactly where ``x > 0`` and this equals
+    ``rrelu_backward(g, x, ...)`` bit for bit.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-1.0, 0.0, 2.0])
+    >>> y = relukit.rrelu(x, training=True, seed=7)
+    >>> relukit.rrelu_backward_from_output(np.ones_like(x), y, training=True, seed=7)
+    array([0.29315165, 0.17060399, 1.        ])
+    >>> relukit.rrelu_backward(np.ones_like(x), x, training=True, seed=7)
+    array([0.29315165, 0.17060399, 1.        ])
+    """
     return rrelu_backward(g, y, lower, upper, training, seed, **kwargs)
 
 
