@@ -8,6 +8,8 @@ the parameters where the maths needs it, and exposes its raw ufunc as ``.ufunc``
 """
 
 import operator
+import re
+import textwrap
 import types
 import typing
 
@@ -30,6 +32,35 @@ def _holds(compare, a, b):
 def _require(compare, a, b, message):
     if not _holds(compare, a, b):
         raise ValueError(message)
+
+
+# Blocks the wrappers' docstrings share: a line holding only ``{name}`` becomes the block, indented
+# as that line (other braces in those docstrings are doubled, as for str.format).
+_DOC_BLOCKS = {
+    "g_x": """g : array_like
+    The gradient with respect to the forward's output.
+x : array_like
+    The forward's input.""",
+    "g_y": """g : array_like
+    The gradient with respect to the forward's output.
+y : array_like
+    The forward's output.""",
+    "ufunc_keywords_out_g": """**kwargs
+    NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.""",
+    "ufunc_keywords_out_x": """**kwargs
+    NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=x`` runs in place.""",
+    "returns": """Returns
+-------
+ndarray or scalar
+    In the float dtype of the data.""",
+}
+
+
+def _fill_doc(function):
+    doc = re.sub(r"^( *)\{(\w+)\}$", lambda m: textwrap.indent(_DOC_BLOCKS[m[2]], m[1]),
+                 function.__doc__, flags=re.M)
+    function.__doc__ = doc.replace("{{", "{").replace("}}", "}")
+    return function
 
 
 def _expose(wrapper):
@@ -317,18 +348,11 @@ def leaky_relu_backward(g, x, negative_slope=0.01, **kwargs):
 
     Parameters
     ----------
-    g : array_like
-        The gradient with respect to the forward's output.
-    x : array_like
-        The forward's input.
+    {g_x}
     negative_slope : float or array_like, default 0.01
-    **kwargs
-        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+    {ufunc_keywords_out_g}
 
-    Returns
-    -------
-    ndarray or scalar
-        In the float dtype of the data.
+    {returns}
 
     Notes
     -----
@@ -350,19 +374,12 @@ def leaky_relu_backward_from_output(g, y, negative_slope=0.01, **kwargs):
 
     Parameters
     ----------
-    g : array_like
-        The gradient with respect to the forward's output.
-    y : array_like
-        The forward's output.
+    {g_y}
     negative_slope : float or array_like, default 0.01
         Must be >= 0 (else ValueError).
-    **kwargs
-        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+    {ufunc_keywords_out_g}
 
-    Returns
-    -------
-    ndarray or scalar
-        In the float dtype of the data.
+    {returns}
 
     Notes
     -----
@@ -396,8 +413,7 @@ def hardtanh(x, min_val=-1.0, max_val=1.0, **kwargs):
     x : array_like
     min_val, max_val : float or array_like, default -1.0 and 1.0
         Need ``min_val <= max_val`` (else ValueError).
-    **kwargs
-        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=x`` runs in place.
+    {ufunc_keywords_out_x}
 
     Returns
     -------
@@ -424,18 +440,11 @@ def hardtanh_backward(g, x, min_val=-1.0, max_val=1.0, **kwargs):
 
     Parameters
     ----------
-    g : array_like
-        The gradient with respect to the forward's output.
-    x : array_like
-        The forward's input.
+    {g_x}
     min_val, max_val : float or array_like, default -1.0 and 1.0
-    **kwargs
-        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+    {ufunc_keywords_out_g}
 
-    Returns
-    -------
-    ndarray or scalar
-        In the float dtype of the data.
+    {returns}
 
     Notes
     -----
@@ -459,18 +468,11 @@ def hardtanh_backward_from_output(g, y, min_val=-1.0, max_val=1.0, **kwargs):
 
     Parameters
     ----------
-    g : array_like
-        The gradient with respect to the forward's output.
-    y : array_like
-        The forward's output.
+    {g_y}
     min_val, max_val : float or array_like, default -1.0 and 1.0
-    **kwargs
-        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+    {ufunc_keywords_out_g}
 
-    Returns
-    -------
-    ndarray or scalar
-        In the float dtype of the data.
+    {returns}
 
     Notes
     -----
@@ -496,8 +498,7 @@ def threshold(x, threshold, value, **kwargs):
     ----------
     x : array_like
     threshold, value : float or array_like
-    **kwargs
-        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=x`` runs in place.
+    {ufunc_keywords_out_x}
 
     Returns
     -------
@@ -523,19 +524,12 @@ def threshold_backward(g, x, threshold, value, **kwargs):
 
     Parameters
     ----------
-    g : array_like
-        The gradient with respect to the forward's output.
-    x : array_like
-        The forward's input.
+    {g_x}
     threshold, value : float or array_like
         As given to the forward (``value`` is not used).
-    **kwargs
-        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+    {ufunc_keywords_out_g}
 
-    Returns
-    -------
-    ndarray or scalar
-        In the float dtype of the data.
+    {returns}
 
     Notes
     -----
@@ -557,19 +551,12 @@ def threshold_backward_from_output(g, y, threshold, value, **kwargs):
 
     Parameters
     ----------
-    g : array_like
-        The gradient with respect to the forward's output.
-    y : array_like
-        The forward's output.
+    {g_y}
     threshold, value : float or array_like
         Need ``value <= threshold`` (else ValueError).
-    **kwargs
-        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+    {ufunc_keywords_out_g}
 
-    Returns
-    -------
-    ndarray or scalar
-        In the float dtype of the data.
+    {returns}
 
     Notes
     -----
@@ -602,8 +589,7 @@ def hardshrink(x, lambd=0.5, **kwargs):
     ----------
     x : array_like
     lambd : float or array_like, default 0.5
-    **kwargs
-        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=x`` runs in place.
+    {ufunc_keywords_out_x}
 
     Returns
     -------
@@ -629,18 +615,11 @@ def hardshrink_backward(g, x, lambd=0.5, **kwargs):
 
     Parameters
     ----------
-    g : array_like
-        The gradient with respect to the forward's output.
-    x : array_like
-        The forward's input.
+    {g_x}
     lambd : float or array_like, default 0.5
-    **kwargs
-        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+    {ufunc_keywords_out_g}
 
-    Returns
-    -------
-    ndarray or scalar
-        In the float dtype of the data.
+    {returns}
 
     Notes
     -----
@@ -662,19 +641,12 @@ def hardshrink_backward_from_output(g, y, lambd=0.5, **kwargs):
 
     Parameters
     ----------
-    g : array_like
-        The gradient with respect to the forward's output.
-    y : array_like
-        The forward's output.
+    {g_y}
     lambd : float or array_like, default 0.5
         Must be >= 0 (else ValueError).
-    **kwargs
-        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+    {ufunc_keywords_out_g}
 
-    Returns
-    -------
-    ndarray or scalar
-        In the float dtype of the data.
+    {returns}
 
     Notes
     -----
@@ -701,8 +673,7 @@ def softshrink(x, lambd=0.5, **kwargs):
     x : array_like
     lambd : float or array_like, default 0.5
         Must be >= 0, as in PyTorch (else ValueError).
-    **kwargs
-        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=x`` runs in place.
+    {ufunc_keywords_out_x}
 
     Returns
     -------
@@ -729,19 +700,12 @@ def softshrink_backward(g, x, lambd=0.5, **kwargs):
 
     Parameters
     ----------
-    g : array_like
-        The gradient with respect to the forward's output.
-    x : array_like
-        The forward's input.
+    {g_x}
     lambd : float or array_like, default 0.5
         Must be >= 0.
-    **kwargs
-        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+    {ufunc_keywords_out_g}
 
-    Returns
-    -------
-    ndarray or scalar
-        In the float dtype of the data.
+    {returns}
 
     Notes
     -----
@@ -764,19 +728,12 @@ def softshrink_backward_from_output(g, y, lambd=0.5, **kwargs):
 
     Parameters
     ----------
-    g : array_like
-        The gradient with respect to the forward's output.
-    y : array_like
-        The forward's output.
+    {g_y}
     lambd : float or array_like, default 0.5
         Must be >= 0.
-    **kwargs
-        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+    {ufunc_keywords_out_g}
 
-    Returns
-    -------
-    ndarray or scalar
-        In the float dtype of the data.
+    {returns}
 
     Notes
     -----
@@ -807,8 +764,7 @@ def squareplus(x, b=4.0, **kwargs):
     x : array_like
     b : float or array_like, default 4.0
         Must be > 0 (else ValueError).
-    **kwargs
-        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=x`` runs in place.
+    {ufunc_keywords_out_x}
 
     Returns
     -------
@@ -837,19 +793,12 @@ def squareplus_backward(g, x, b=4.0, **kwargs):
 
     Parameters
     ----------
-    g : array_like
-        The gradient with respect to the forward's output.
-    x : array_like
-        The forward's input.
+    {g_x}
     b : float or array_like, default 4.0
         Must be > 0.
-    **kwargs
-        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+    {ufunc_keywords_out_g}
 
-    Returns
-    -------
-    ndarray or scalar
-        In the float dtype of the data.
+    {returns}
 
     Examples
     --------
@@ -868,19 +817,12 @@ def squareplus_backward_from_output(g, y, b=4.0, **kwargs):
 
     Parameters
     ----------
-    g : array_like
-        The gradient with respect to the forward's output.
-    y : array_like
-        The forward's output.
+    {g_y}
     b : float or array_like, default 4.0
         Must be > 0.
-    **kwargs
-        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+    {ufunc_keywords_out_g}
 
-    Returns
-    -------
-    ndarray or scalar
-        In the float dtype of the data.
+    {returns}
 
     Notes
     -----
@@ -906,8 +848,7 @@ def elu(x, alpha=1.0, **kwargs):
     ----------
     x : array_like
     alpha : float or array_like, default 1.0
-    **kwargs
-        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=x`` runs in place.
+    {ufunc_keywords_out_x}
 
     Returns
     -------
@@ -933,18 +874,11 @@ def elu_backward(g, x, alpha=1.0, **kwargs):
 
     Parameters
     ----------
-    g : array_like
-        The gradient with respect to the forward's output.
-    x : array_like
-        The forward's input.
+    {g_x}
     alpha : float or array_like, default 1.0
-    **kwargs
-        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+    {ufunc_keywords_out_g}
 
-    Returns
-    -------
-    ndarray or scalar
-        In the float dtype of the data.
+    {returns}
 
     Notes
     -----
@@ -966,19 +900,12 @@ def elu_backward_from_output(g, y, alpha=1.0, **kwargs):
 
     Parameters
     ----------
-    g : array_like
-        The gradient with respect to the forward's output.
-    y : array_like
-        The forward's output.
+    {g_y}
     alpha : float or array_like, default 1.0
         Must be >= 0 (else ValueError): then ``y > 0`` exactly where ``x > 0``.
-    **kwargs
-        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+    {ufunc_keywords_out_g}
 
-    Returns
-    -------
-    ndarray or scalar
-        In the float dtype of the data.
+    {returns}
 
     Notes
     -----
@@ -1012,8 +939,7 @@ def celu(x, alpha=1.0, **kwargs):
     x : array_like
     alpha : float or array_like, default 1.0
         Must not be 0 (else ValueError).
-    **kwargs
-        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=x`` runs in place.
+    {ufunc_keywords_out_x}
 
     Returns
     -------
@@ -1040,19 +966,12 @@ def celu_backward(g, x, alpha=1.0, **kwargs):
 
     Parameters
     ----------
-    g : array_like
-        The gradient with respect to the forward's output.
-    x : array_like
-        The forward's input.
+    {g_x}
     alpha : float or array_like, default 1.0
         Must not be 0.
-    **kwargs
-        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+    {ufunc_keywords_out_g}
 
-    Returns
-    -------
-    ndarray or scalar
-        In the float dtype of the data.
+    {returns}
 
     Examples
     --------
@@ -1071,19 +990,12 @@ def celu_backward_from_output(g, y, alpha=1.0, **kwargs):
 
     Parameters
     ----------
-    g : array_like
-        The gradient with respect to the forward's output.
-    y : array_like
-        The forward's output.
+    {g_y}
     alpha : float or array_like, default 1.0
         Must be > 0 (else ValueError): then ``y > 0`` exactly where ``x > 0``.
-    **kwargs
-        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+    {ufunc_keywords_out_g}
 
-    Returns
-    -------
-    ndarray or scalar
-        In the float dtype of the data.
+    {returns}
 
     Notes
     -----
@@ -1116,8 +1028,7 @@ def softplus(x, beta=1.0, threshold=20.0, **kwargs):
     beta : float or array_like, default 1.0
         Must not be 0 (else ValueError).
     threshold : float or array_like, default 20.0
-    **kwargs
-        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=x`` runs in place.
+    {ufunc_keywords_out_x}
 
     Returns
     -------
@@ -1145,20 +1056,13 @@ def softplus_backward(g, x, beta=1.0, threshold=20.0, **kwargs):
 
     Parameters
     ----------
-    g : array_like
-        The gradient with respect to the forward's output.
-    x : array_like
-        The forward's input.
+    {g_x}
     beta : float or array_like, default 1.0
         Must not be 0.
     threshold : float or array_like, default 20.0
-    **kwargs
-        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+    {ufunc_keywords_out_g}
 
-    Returns
-    -------
-    ndarray or scalar
-        In the float dtype of the data.
+    {returns}
 
     Examples
     --------
@@ -1177,20 +1081,13 @@ def softplus_backward_from_output(g, y, beta=1.0, threshold=20.0, **kwargs):
 
     Parameters
     ----------
-    g : array_like
-        The gradient with respect to the forward's output.
-    y : array_like
-        The forward's output.
+    {g_y}
     beta : float or array_like, default 1.0
         Must not be 0.
     threshold : float or array_like, default 20.0
-    **kwargs
-        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+    {ufunc_keywords_out_g}
 
-    Returns
-    -------
-    ndarray or scalar
-        In the float dtype of the data.
+    {returns}
 
     Notes
     -----
@@ -1223,8 +1120,7 @@ def silu(x, beta=1.0, **kwargs):
     x : array_like
     beta : float or array_like, default 1.0
         Must be > 0 (else ValueError).
-    **kwargs
-        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=x`` runs in place.
+    {ufunc_keywords_out_x}
 
     Returns
     -------
@@ -1252,19 +1148,12 @@ def silu_backward(g, x, beta=1.0, **kwargs):
 
     Parameters
     ----------
-    g : array_like
-        The gradient with respect to the forward's output.
-    x : array_like
-        The forward's input.
+    {g_x}
     beta : float or array_like, default 1.0
         Must be > 0.
-    **kwargs
-        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+    {ufunc_keywords_out_g}
 
-    Returns
-    -------
-    ndarray or scalar
-        In the float dtype of the data.
+    {returns}
 
     Examples
     --------
@@ -1293,11 +1182,10 @@ def gelu(x, approximate="none", **kwargs):
     Parameters
     ----------
     x : array_like
-    approximate : {"none", "tanh"}, default "none"
+    approximate : {{"none", "tanh"}}, default "none"
         "none": ``x * Phi(x)`` with Phi the standard normal CDF (the raw ufunc ``relukit.gelu_erf``);
         "tanh": ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3)))`` (``relukit.gelu_tanh``).
-    **kwargs
-        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=x`` runs in place.
+    {ufunc_keywords_out_x}
 
     Returns
     -------
@@ -1325,19 +1213,12 @@ def gelu_backward(g, x, approximate="none", **kwargs):
 
     Parameters
     ----------
-    g : array_like
-        The gradient with respect to the forward's output.
-    x : array_like
-        The forward's input.
-    approximate : {"none", "tanh"}, default "none"
+    {g_x}
+    approximate : {{"none", "tanh"}}, default "none"
         As given to the forward.
-    **kwargs
-        NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.
+    {ufunc_keywords_out_g}
 
-    Returns
-    -------
-    ndarray or scalar
-        In the float dtype of the data.
+    {returns}
 
     Examples
     --------
@@ -1410,10 +1291,7 @@ def prelu_backward(g, x, weight, axis=1, **kwargs):
 
     Parameters
     ----------
-    g : array_like
-        The gradient with respect to the forward's output.
-    x : array_like
-        The forward's input.
+    {g_x}
     weight : array_like
         The forward's slopes: one, or ``x.shape[axis]``.
     axis : int, default 1
@@ -1421,10 +1299,7 @@ def prelu_backward(g, x, weight, axis=1, **kwargs):
     **kwargs
         NumPy ufunc keywords (``out=g`` runs in place).
 
-    Returns
-    -------
-    ndarray or scalar
-        In the float dtype of the data.
+    {returns}
 
     Notes
     -----
@@ -1447,10 +1322,7 @@ def prelu_weight_grad(g, x, weight, axis=1):
 
     Parameters
     ----------
-    g : array_like
-        The gradient with respect to the forward's output.
-    x : array_like
-        The forward's input.
+    {g_x}
     weight : array_like
         The forward's slopes: one, or ``x.shape[axis]`` (their values are not used).
     axis : int, default 1
@@ -1587,19 +1459,13 @@ def rrelu_backward(g, x, lower=1 / 8, upper=1 / 3, training=False, seed=None, **
 
     Parameters
     ----------
-    g : array_like
-        The gradient with respect to the forward's output.
-    x : array_like
-        The forward's input.
+    {g_x}
     lower, upper, training, seed
         Those the forward used: in training the slopes are drawn again from the seed.
     **kwargs
         NumPy ufunc keywords; in training only ``out``.
 
-    Returns
-    -------
-    ndarray or scalar
-        In the float dtype of the data.
+    {returns}
 
     Notes
     -----
@@ -1631,19 +1497,13 @@ def rrelu_backward_from_output(g, y, lower=1 / 8, upper=1 / 3, training=False, s
 
     Parameters
     ----------
-    g : array_like
-        The gradient with respect to the forward's output.
-    y : array_like
-        The forward's output.
+    {g_y}
     lower, upper, training, seed
         Those the forward used.
     **kwargs
         NumPy ufunc keywords; in training only ``out``.
 
-    Returns
-    -------
-    ndarray or scalar
-        In the float dtype of the data.
+    {returns}
 
     Notes
     -----
@@ -1666,6 +1526,10 @@ def rrelu_backward_from_output(g, y, lower=1 / 8, upper=1 / 3, training=False, s
 for _f in (gelu, gelu_backward, prelu, prelu_backward, prelu_weight_grad, rrelu, rrelu_backward,
            rrelu_backward_from_output):
     _f.__module__ = "relukit"
+
+for _f in list(globals().values()):
+    if isinstance(_f, types.FunctionType) and _f.__module__ == "relukit":
+        _fill_doc(_f)
 
 
 __all__ = sorted(name for name, value in globals().items()
