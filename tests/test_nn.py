@@ -296,16 +296,3 @@ def test_tiny_network_trains():
         W1, b1, W2, b2 = W1 - 0.1 * gW1, b1 - 0.1 * gb1, W2 - 0.1 * gW2, b2 - 0.1 * gb2
     assert loss < 0.7 * first
     assert 0.0 <= act.dead_fraction <= 1.0
-
-
-@pytest.mark.parametrize("obj", [nn, relukit.relu_mask, relukit.relu_backward_mask,
-                                 relukit.dead_units, relukit.bias_act, relukit.bias_act_backward],
-                         ids=lambda o: o.__name__)
-def test_docstring_examples_run(obj):
-    import doctest
-    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
-    tests = doctest.DocTestFinder(exclude_empty=False).find(obj, obj.__name__, globs={})
-    for t in tests:
-        runner.run(t)
-    result = runner.summarize(verbose=False)
-    assert result.attempted > 0 and result.failed == 0

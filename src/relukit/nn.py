@@ -46,7 +46,37 @@ _REQUIRED = inspect.Parameter.empty
 
 
 class Layer:
-    """Base of the layers: parameters, train/eval, the dying-ReLU statistic, and the saved state."""
+    """Base of the layers: parameters, train/eval, the dying-ReLU statistic, and the saved state.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        The layer's own parameters (``torch.nn``'s names and order).
+    track_dead : bool, default False
+        Keep the dying-ReLU statistic of the inputs: ``dead`` (the units whose input was never
+        positive since ``reset_dead()``) and ``dead_fraction`` (their share).
+    dead_axis : int or tuple of ints, default 0
+        The batch axis (axes) of that statistic.
+
+    Notes
+    -----
+    ``layer(x)`` is ``layer.forward(x)``; ``backward(grad)`` returns the gradient with respect to
+    the last forward's input. ``train()`` and ``eval()`` switch the mode (only RReLU differs).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from relukit import nn
+    >>> layer = nn.LeakyReLU(0.1, track_dead=True)
+    >>> layer(np.array([[-1.0, 2.0], [-3.0, -4.0]]))
+    array([[-0.1,  2. ],
+           [-0.3, -0.4]])
+    >>> layer.dead, layer.dead_fraction
+    (array([ True, False]), 0.5)
+    >>> layer(np.array([[1.0, -2.0]])); layer.dead     # accumulates until reset_dead()
+    array([[ 1. , -0.2]])
+    array([False, False])
+    """
 
     op = None              # the relukit function
     params = ()            # (name, default) in torch.nn's order; _REQUIRED for no default
@@ -225,19 +255,104 @@ def _signature(params, extra=()):
                                        for name, default in extra])
 
 
+# name: (constructor arguments, then the literal outputs of the docstring's example: forward of
+# [-2.0, 0.0, 1.5], backward of ones, and what the layer saved), computed once by running it
+_EXAMPLES = {
+    "ReLU": ("", "array([0. , 0. , 1.5])", "array([0., 0., 1.])", "mask"),
+    "LeakyReLU": ("", "array([-0.02,  0.  ,  1.5 ])", "array([0.01, 0.01, 1.  ])", "mask"),
+    "ReLU6": ("", "array([0. , 0. , 1.5])", "array([0., 0., 1.])", "mask"),
+    "Hardtanh": ("", "array([-1.,  0.,  1.])", "array([0., 1., 0.])", "mask"),
+    "Threshold": ("0.5, -1.0", "array([-1. , -1. ,  1.5])", "array([0., 0., 1.])", "mask"),
+    "Hardshrink": ("", "array([-2. ,  0. ,  1.5])", "array([1., 0., 1.])", "mask"),
+    "Softshrink": ("", "array([-1.5,  0. ,  1. ])", "array([1., 0., 1.])", "mask"),
+    "ELU": ("", "array([-0.86466472,  0.        ,  1.5       ])",
+            "array([0.13533528, 1.        , 1.        ])", "output"),
+    "SELU": ("", "array([-1.52016647,  0.        ,  1.57605148])",
+             "array([0.23793287, 1.75809934, 1.05070099])", "output"),
+    "CELU": ("", "array([-0.86466472,  0.        ,  1.5       ])",
+             "array([0.13533528, 1.        , 1.        ])", "output"),
+    "GELU": ("", "array([-0.04550026,  0.        ,  1.3997892 ])",
+             "array([-0.0852318 ,  0.5       ,  1.12746919])", "input"),
+    "SiLU": ("", "array([-0.23840584,  0.        ,  1.22636171])",
+             "array([-0.09078425,  0.5       ,  1.04129415])", "input"),
+    "Mish": ("", "array([-0.25250148,  0.        ,  1.40337827])",
+             "array([-0.10835509,  0.6       ,  1.08848799])", "input"),
+    "Softplus": ("", "array([0.12692801, 0.69314718, 1.70141328])",
+                 "array([0.11920292, 0.5       , 0.81757448])", "output"),
+    "Hardswish": ("", "array([-0.33333333,  0.        ,  1.125     ])",
+                  "array([-0.16666667,  0.5       ,  1.        ])", "input"),
+    "Hardsigmoid": ("", "array([0.16666667, 0.5       , 0.75      ])",
+                    "array([0.16666667, 0.16666667, 0.16666667])", "output"),
+    "Sigmoid": ("", "array([0.11920292, 0.5       , 0.81757448])",
+                "array([0.10499359, 0.25      , 0.14914645])", "output"),
+    "Tanh": ("", "array([-0.96402758,  0.        ,  0.90514825])",
+             "array([0.07065082, 1.        , 0.18070664])", "output"),
+    "Softsign": ("", "array([-0.66666667,  0.        ,  0.6       ])",
+                 "array([0.11111111, 1.        , 0.16      ])", "output"),
+    "Tanhshrink": ("", "array([-1.03597242,  0.        ,  0.59485175])",
+                   "array([0.92934918, 0.        , 0.81929336])", "input"),
+    "LogSigmoid": ("", "array([-2.12692801, -0.69314718, -0.20141328])",
+                   "array([0.88079708, 0.5       , 0.18242552])", "output"),
+    "SparsePlus": ("", "array([0.  , 0.25, 1.5 ])", "array([0. , 0.5, 1. ])", "output"),
+    "Squareplus": ("", "array([0.41421356, 1.        , 2.        ])",
+                   "array([0.14644661, 0.5       , 0.8       ])", "output"),
+}
+
+_SAVES = {
+    "mask": "a bit-packed mask, 1 bit per element",
+    "output": "its output, so ``inplace=True`` keeps no second array",
+    "input": "its input (its backward needs x); ``inplace=True`` copies it first",
+}
+
+_COMMON_PARAMETERS = """track_dead : bool, default False
+    Keep the dying-ReLU statistic of the inputs: ``dead`` and ``dead_fraction``.
+dead_axis : int or tuple of ints, default 0
+    The batch axis (axes) of that statistic."""
+
+
+def _parameter_doc(name, default, op):
+    kind = "float" if default is _REQUIRED else f"{type(default).__name__}, default {default!r}"
+    return f"{name} : {kind}\n    As in ``relukit.{op}``."
+
+
+def _layer_doc(name, op, params, torch_inplace):
+    args, forward, backward, saved = _EXAMPLES[name]
+    parameters = "\n".join(_parameter_doc(p, default, op) for p, default in params)
+    return f"""Layer of ``relukit.{op}`` (as ``torch.nn.{name}``): ``forward(x)`` and ``backward(grad)``.
+
+Parameters
+----------
+{parameters + chr(10) if parameters else ""}inplace : bool, default False
+    ``forward`` overwrites its input{"" if torch_inplace else " (not in torch.nn)"}.
+{_COMMON_PARAMETERS}
+
+Notes
+-----
+Saves {_SAVES[saved]}{
+    " (with parameters that allow a backward from it; else its input)" if saved == "output" and params
+    else ""}. See ``relukit.nn``.
+
+Examples
+--------
+>>> import numpy as np
+>>> from relukit import nn
+>>> layer = nn.{name}({args})
+>>> layer.forward(np.array([-2.0, 0.0, 1.5]))
+{forward}
+>>> layer.backward(np.ones(3))
+{backward}
+>>> layer.saved
+'{saved}'
+"""
+
+
 def _make_layer(name, op, params, torch_inplace):
     masked = op in _MASK_RULES
     base = _Masked if masked else _Elementwise
     body = {
         "op": op, "params": params, "__module__": __name__,
         "__signature__": _signature(params, (("inplace", False),)),
-        "__doc__": f"""Layer of ``relukit.{op}`` (as ``torch.nn.{name}``); saves {
-            "a bit-packed mask" if masked else "its output where the maths allows, else its input"}.
-
-    Parameters: {", ".join(f"``{p}``" for p, _ in params) or "none"}, as ``relukit.{op}``;
-    ``inplace=True`` overwrites the input{"" if torch_inplace else " (not in torch.nn)"}.
-    See ``relukit.nn`` for ``track_dead`` and what is saved.
-    """,
+        "__doc__": _layer_doc(name, op, params, torch_inplace),
     }
     if masked:
         body["_rule"] = _MASK_RULES[op]
@@ -250,8 +365,40 @@ for _row in _TABLE:
 
 class PReLU(Layer):
     """Parametric ReLU with one learned slope, or one per channel along ``axis`` (as
-    ``torch.nn.PReLU``): ``weight`` starts at ``init``; ``backward`` returns the input gradient and
-    sets ``weight_grad`` (replaced, not accumulated). Saves the input: the weight gradient needs it.
+    ``torch.nn.PReLU``).
+
+    Parameters
+    ----------
+    num_parameters : int, default 1
+        1, or the number of channels along ``axis``.
+    init : float, default 0.25
+        The slopes' first value.
+    axis : int, default 1
+        The channel axis (1 for NCHW, -1 for channels last).
+    dtype : dtype, default np.float32
+        Of ``weight``.
+    track_dead, dead_axis
+        As in ``Layer``.
+
+    Notes
+    -----
+    ``backward`` returns the input gradient and sets ``weight_grad`` (replaced, not accumulated);
+    the caller updates ``weight``. Saves the input: the weight gradient needs it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from relukit import nn
+    >>> layer = nn.PReLU(2, init=0.5, dtype=np.float64)
+    >>> x = np.array([[-2.0, 1.0], [-4.0, -1.0]])
+    >>> layer.forward(x)
+    array([[-1. ,  1. ],
+           [-2. , -0.5]])
+    >>> layer.backward(np.ones_like(x))
+    array([[0.5, 1. ],
+           [0.5, 0.5]])
+    >>> layer.weight_grad
+    array([-6., -1.])
     """
 
     op = "prelu"
@@ -279,10 +426,40 @@ class PReLU(Layer):
 
 
 class RReLU(_Masked):
-    """Randomized leaky ReLU (as ``torch.nn.RReLU``): in training (the default, as torch) each
-    element gets a slope drawn from ``[lower, upper)``; in eval the slope is their mean. Saves a
-    bit-packed mask and the forward's seed, from which backward redraws the slopes. ``seed``
-    seeds the layer's generator of per-forward seeds."""
+    """Randomized leaky ReLU (as ``torch.nn.RReLU``).
+
+    In training (the default, as torch) each element gets a slope drawn from ``[lower, upper)``;
+    in eval the slope is their mean.
+
+    Parameters
+    ----------
+    lower, upper : float, default 1/8 and 1/3
+        As in ``relukit.rrelu``.
+    inplace : bool, default False
+        ``forward`` overwrites its input.
+    seed : int or None, default None
+        Seeds the layer's generator of per-forward seeds.
+    track_dead, dead_axis
+        As in ``Layer``.
+
+    Notes
+    -----
+    Saves a bit-packed mask and the forward's seed, from which ``backward`` draws the slopes
+    again (it stores none).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from relukit import nn
+    >>> layer = nn.RReLU(0.1, 0.3, seed=0)
+    >>> x = np.array([-1.0, 0.0, 2.0])
+    >>> y = layer.forward(x)
+    >>> dx = layer.backward(np.ones_like(x))
+    >>> bool(np.all((0.1 <= dx[:2]) & (dx[:2] < 0.3))), bool(y[0] == -dx[0]), float(dx[2])
+    (True, True, 1.0)
+    >>> layer.eval().forward(x), layer.backward(np.ones_like(x))
+    (array([-0.2,  0. ,  2. ]), array([0.2, 0.2, 1. ]))
+    """
 
     op = "rrelu"
     params = (("lower", 1 / 8), ("upper", 1 / 3))
