@@ -1,61 +1,79 @@
-"""Every activation, forward and backward, against NumPy's fastest expression and PyTorch.
+"""Every activation, forward and backward, against NumPy's fastest expression, PyTorch and numexpr.
 
 The implementation is a parameter, so relukit and its peers are timed in the same class, in the
 same process, on the same arrays. The peers come from relukit._peers, which `python -m relukit
-bench` uses too.
+bench` uses too. Peers' expressions cannot write into a given output, so the `out` and `inplace`
+layouts are relukit's alone (and the layout classes below time NumPy's own out= for relu).
 """
+
+import time
 
 import numpy as np
 
 import relukit
 from relukit import _peers
 
-from .common import DTYPES, IMPLS, SIZES, random, torch_or_skip
+from .common import DTYPES, IMPLS, LAYOUTS, SIZES, import_or_skip, random, skip
 
 OPS = list(_peers.OPS)
 
 
-def _prepare(op, impl, backward, arrays):
-    """The callable to time and its arguments (PyTorch gets tensors sharing the arrays' memory)."""
-    if impl == "torch":
-        torch = torch_or_skip()
-        peers = _peers.torch_peers(torch)[op]
-        if peers is None:
-            raise NotImplementedError(f"PyTorch has no {op}")
-        return peers[backward], [torch.from_numpy(a) for a in arrays]
-    relukit_fwd, numpy_fwd, relukit_bwd, numpy_bwd = _peers.OPS[op]
-    if impl == "relukit":
-        return (relukit_bwd if backward else relukit_fwd), arrays
-    if numpy_fwd is None:
-        raise NotImplementedError(f"NumPy alone has no {op} (install SciPy)")
-    return (numpy_bwd if backward else numpy_fwd), arrays
+def _peer(op, impl, backward):
+    """The peer's callable on NumPy arrays (PyTorch's wrapped to take and give arrays)."""
+    if impl == "numpy":
+        fn = _peers.OPS[op][3 if backward else 1]
+    elif impl == "numexpr":
+        fn = _peers.numexpr_peers(import_or_skip("numexpr")).get(op, (None, None))[backward]
+    else:
+        torch = import_or_skip("torch")
+        pair = _peers.torch_peers(torch)[op]
+        fn = pair and (lambda *arrays, f=pair[backward]: f(*map(torch.from_numpy, arrays)))
+    if fn is None:
+        skip(f"{impl} cannot express {op}")
+    return fn
 
 
-class Forward:
-    params = (OPS, IMPLS, DTYPES, SIZES)
-    param_names = ["op", "impl", "dtype", "n"]
+class _Activation:
+    params = (OPS, IMPLS, DTYPES, SIZES, LAYOUTS)
+    param_names = ["op", "impl", "dtype", "n", "layout"]
+    backward = False
 
-    def setup(self, op, impl, dtype, n):
-        self.fn, self.args = _prepare(op, impl, False, [random(n, dtype)])
+    def setup(self, op, impl, dtype, n, layout):
+        step = 2 if layout == "strided" else 1
+        args = [random(n, dtype, seed, step) for seed in range(1 + self.backward)]
+        if impl != "relukit":
+            if layout in ("out", "inplace"):
+                skip("peer expressions have no out=")
+            fn = _peer(op, impl, self.backward)
+            self.call = lambda: fn(*args)
+            return
+        fn = _peers.OPS[op][2 if self.backward else 0]
+        if layout == "out":
+            out = np.empty_like(args[0])
+            self.call = lambda: fn(*args, out=out)
+        elif layout == "inplace":
+            # repeated calls on the same x: idempotent ops converge, others keep finite values;
+            # the first operand (x forward, g backward) is overwritten
+            self.call = lambda: fn(*args, out=args[0])
+        else:
+            self.call = lambda: fn(*args)
 
-    def time_forward(self, op, impl, dtype, n):
-        self.fn(*self.args)
+
+class Forward(_Activation):
+    def time_forward(self, op, impl, dtype, n, layout):
+        self.call()
 
 
-class Backward:
-    params = (OPS, IMPLS, DTYPES, SIZES)
-    param_names = ["op", "impl", "dtype", "n"]
+class Backward(_Activation):
+    backward = True
 
-    def setup(self, op, impl, dtype, n):
-        self.fn, self.args = _prepare(op, impl, True, [random(n, dtype, 1), random(n, dtype, 2)])
-
-    def time_backward(self, op, impl, dtype, n):
-        self.fn(*self.args)
+    def time_backward(self, op, impl, dtype, n, layout):
+        self.call()
 
 
 class ReluLayouts:
     """relu into a given output and in place, relu_backward in place into g: the layouts where
-    no page faults are paid, against NumPy and np.copyto (the bandwidth ceiling)."""
+    no page faults are paid, against NumPy's own out= and np.copyto (the bandwidth ceiling)."""
 
     params = (["relukit", "numpy", "copy"], DTYPES, SIZES, ["out", "inplace", "backward_inplace"])
     param_names = ["impl", "dtype", "n", "layout"]
@@ -69,18 +87,45 @@ class ReluLayouts:
         calls = {
             ("relukit", "out"): lambda: relukit.relu(x, out=out),
             ("numpy", "out"): lambda: np.maximum(x, zero, out=out),
-            ("copy", "out"): lambda: np.copyto(out, x),
             ("relukit", "inplace"): lambda: relukit.relu(x, out=x),
             ("numpy", "inplace"): lambda: np.maximum(x, zero, out=x),
-            ("copy", "inplace"): lambda: np.copyto(out, x),
             ("relukit", "backward_inplace"): lambda: relukit.relu_backward(g, x, out=g),
             ("numpy", "backward_inplace"): lambda: np.multiply(g, x > zero, out=g),
-            ("copy", "backward_inplace"): lambda: np.copyto(out, x),
         }
-        self.call = calls[impl, layout]
+        self.call = calls.get((impl, layout)) or (lambda: np.copyto(out, x))
 
     def time_layout(self, impl, dtype, n, layout):
         self.call()
+
+
+class BandwidthShare:
+    """Share (%) of the copy bandwidth each kernel reaches at the largest size, writing into a
+    given output (no page faults), the copy running on as many threads as relukit."""
+
+    params = (OPS, ["forward", "backward"], DTYPES)
+    param_names = ["op", "direction", "dtype"]
+    unit = "%"
+
+    def setup(self, op, direction, dtype):
+        n = max(SIZES)
+        backward = direction == "backward"
+        args = [random(n, dtype, seed) for seed in range(1 + backward)]
+        out = np.empty_like(args[0])
+        fn = _peers.OPS[op][2 if backward else 0]
+        self.kernel = lambda: fn(*args, out=out)
+        self.copy = _peers.copier(args[-1], relukit.get_num_threads())
+        self.bytes_ratio = 1.5 if backward else 1.0     # a backward moves 3 arrays, a copy 2
+
+    def track_copy_share(self, op, direction, dtype):
+        samples = {"kernel": [], "copy": []}
+        for _ in range(7):
+            for name, fn in (("kernel", self.kernel), ("copy", self.copy)):
+                fn()
+                start = time.perf_counter()
+                fn()
+                samples[name].append(time.perf_counter() - start)
+        median = {k: sorted(v)[len(v) // 2] for k, v in samples.items()}
+        return 100 * self.bytes_ratio * median["copy"] / median["kernel"]
 
 
 class CallOverhead:

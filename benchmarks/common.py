@@ -1,20 +1,31 @@
-"""Shared set-up for the asv suites: data, and peers that skip cleanly when not installed."""
+"""Shared set-up for the asv suites: data, and peers that skip cleanly when not installed.
+
+RELUKIT_ASV_SIZES (comma-separated element counts) narrows the sizes, e.g. for the CI smoke run
+`RELUKIT_ASV_SIZES=1000 asv run --python=same --quick`."""
+
+import os
 
 import numpy as np
 
-SIZES = [1_000, 100_000, 10_000_000]
+SIZES = [int(float(n)) for n in os.environ.get("RELUKIT_ASV_SIZES", "1e3,1e5,1e7").split(",")]
 DTYPES = ["float32", "float64"]
-IMPLS = ["relukit", "numpy", "torch"]
+IMPLS = ["relukit", "numpy", "torch", "numexpr"]
+# allocating: a new output; out: a given output; inplace: into x (forward) or g (backward);
+# strided: every other element of a twice-as-long array, into a new output
+LAYOUTS = ["allocating", "out", "inplace", "strided"]
 
 
-def random(n, dtype, seed=0):
+def random(n, dtype, seed=0, step=1):
     # normal data: half negative, no zeros (all-zero arrays and untouched zero pages time wrong)
-    return np.random.default_rng(seed).standard_normal(n).astype(dtype)
+    return np.random.default_rng(seed).standard_normal(n * step).astype(dtype)[::step]
 
 
-def torch_or_skip():
+def skip(why):
+    raise NotImplementedError(why)    # asv reports the benchmark as skipped
+
+
+def import_or_skip(name):
     try:
-        import torch
+        return __import__(name)
     except ImportError:
-        raise NotImplementedError("torch is not installed") from None  # asv: skipped
-    return torch
+        skip(f"{name} is not installed")

@@ -22,3 +22,23 @@ def test_numpy_peer_agrees_with_relukit(op, dtype):
         # their error is a few eps of |x|, not of the result
         bound = 8 * eps * (np.abs(expected) + np.abs(x))
         assert np.all(np.abs(got.astype(np.float64) - expected) <= bound)
+
+
+@pytest.mark.parametrize("op", list(_peers.NUMEXPR))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numexpr_peer_agrees_with_relukit(op, dtype):
+    numexpr = pytest.importorskip("numexpr")
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal(4001) * 4).astype(dtype)
+    g = rng.standard_normal(4001).astype(dtype)
+    relukit_fwd, _, relukit_bwd, _ = _peers.OPS[op]
+    numexpr_fwd, numexpr_bwd = _peers.numexpr_peers(numexpr)[op]
+    eps = np.finfo(dtype).eps
+    pairs = [(relukit_fwd(x), numexpr_fwd(x))]
+    if numexpr_bwd is not None:
+        pairs.append((relukit_bwd(g, x), numexpr_bwd(g, x)))
+    for got, expected in pairs:
+        assert got.dtype == expected.dtype == dtype     # float literals must not upcast
+        # 1 - tanh(x)**2 and log1p(exp(x)) cancel: their error is a few eps of the inputs' scale
+        bound = 16 * eps * (np.abs(expected) + np.abs(x) + np.abs(g))
+        assert np.all(np.abs(got.astype(np.float64) - expected) <= bound)

@@ -14,9 +14,11 @@ out as strided (step 2), offset and reversed views of a larger buffer. For each 
 A second test calls every function with arbitrary parameters, keywords and out= (wrong dtype,
 shape, read-only): it returns or raises TypeError/ValueError, and writes nothing when it raises.
 
-Where a known float64 accuracy bug is tracked as a strict xfail (tests/_known_failures.py) the same
-cases are left out here (the parameter sets listed there; for HUGE_G the elements with |g| > 1 and
-a derivative below the normal range), so that this test keeps checking everything else.
+Where a known float64 accuracy bug is tracked as a strict xfail (tests/_known_failures.py) its
+parameter set is left out here, so that this test keeps checking everything else.
+
+The functions of other shapes (bit masks, fused bias + activation, reductions) have their own
+tests below.
 """
 
 import inspect
@@ -35,7 +37,7 @@ from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
 import relukit  # noqa: E402
-from _known_failures import HUGE_G, KNOWN  # noqa: E402
+from _known_failures import KNOWN  # noqa: E402
 from _reference import BY_NAME, OPS, cast_params, reference, steps_from_exact, ulp_steps  # noqa: E402
 from _support import F16, F32, F64, assert_same_bits, assert_unchanged, snapshot  # noqa: E402
 from test_prelu_rrelu import check_weight_grad  # noqa: E402
@@ -73,17 +75,10 @@ class Choice:
 
 
 def _known64(op, kind):
-    """(parameter-set indices left out in float64, whether the HUGE_G elements are left out)."""
+    """Parameter-set indices left out in float64: those tracked as strict xfails."""
     prefix = f"test_accuracy[float64-{op.name}-{kind}-"
-    skip, huge_g = set(), False
-    for key, reason in KNOWN.items():
-        if key.startswith(prefix):
-            index = key[len(prefix):-1]
-            if reason == HUGE_G:
-                huge_g = True
-            elif index.isdigit():
-                skip.add(int(index))
-    return skip, huge_g
+    return {int(key[len(prefix):-1]) for key in KNOWN
+            if key.startswith(prefix) and key[len(prefix):-1].isdigit()}
 
 
 def check_op(op, kind, p):
@@ -108,12 +103,6 @@ def check_op(op, kind, p):
                 pytest.importorskip("mpmath")
             hi, _, care = reference(op, kind, data, p, dtype)
             steps = np.where(care, steps_from_exact(got, hi, dtype), 0.0)
-            if dtype == F64 and kind != "forward" and _known64(op, kind)[1]:
-                ones = np.ones_like(data[0])
-                d, _, _ = reference(op, kind, (ones, data[1]), p, dtype)
-                with np.errstate(invalid="ignore"):
-                    known = (np.abs(data[0]) > 1) & (np.abs(d) < np.finfo(F64).smallest_normal)
-                steps = np.where(known, 0.0, steps)
         bad = np.flatnonzero(np.asarray(steps).ravel() > bound)
         assert not bad.size, (
             f"{context}: {bad.size} results beyond {bound} steps, e.g. operands "
@@ -123,7 +112,7 @@ def check_op(op, kind, p):
 
 
 def _op_choices(op, kind, fn, dtype, **keywords):
-    skip = _known64(op, kind)[0] if dtype == F64 else set()
+    skip = _known64(op, kind) if dtype == F64 else set()
     out = []
     for k, params in enumerate(op.sets(kind)):
         if k in skip or params not in op.sets(kind, dtype):
@@ -211,13 +200,18 @@ def choices(name, dtype, shape):
 
 
 def n_data(name):
-    """Array operands: x, or (g, x) / (g, y) for a backward."""
+    """Array operands: x, or (g, x) / (g, y) / (g, mask) for a backward."""
     return 2 if "backward" in name or name == "prelu_weight_grad" else 1
+
+
+# tested by their own properties below: results not shaped like the operands, or reductions
+OWN_SHAPE = ("prelu_weight_grad", "relu_mask", "relu_backward_mask", "bias_act",
+             "bias_act_backward", "dead_units")
 
 
 def test_every_public_function_is_covered():
     """A new public function needs an Op in _reference.py or a case here."""
-    missing = [n for n in PUBLIC if n != "prelu_weight_grad" and not choices(n, F32, (3, 4))]
+    missing = [n for n in PUBLIC if n not in OWN_SHAPE and not choices(n, F32, (3, 4))]
     assert not missing, f"public functions without a property test: {missing}"
 
 
@@ -258,7 +252,7 @@ def in_buffer(values, layout, fill):
 
 
 # ---- 1. results, layouts, in place, overlap ----------------------------------------------------
-@pytest.mark.parametrize("name", [n for n in PUBLIC if n != "prelu_weight_grad"])
+@pytest.mark.parametrize("name", [n for n in PUBLIC if n not in OWN_SHAPE])
 @settings(max_examples=EXAMPLES)
 @given(data=st.data())
 def test_properties(name, data):
@@ -332,6 +326,98 @@ def test_prelu_weight_grad_properties(data):
     with np.errstate(all="ignore"):
         check_weight_grad(*values, weight, axis=1 if axis is None else axis,
                           context=f"{dtype.name} {shape} axis={axis}", cancelling=True)
+
+
+@st.composite
+def operands_in_views(draw, n, min_dims=0):
+    """(dtype, shape, contiguous operands, the same values as strided/reversed views)."""
+    dtype = draw(st.sampled_from(DTYPES), label="dtype")
+    shape = draw(shapes().filter(lambda s: len(s) >= min_dims), label="shape")
+    values = [draw(hnp.arrays(dtype, shape, elements=elements(dtype.type))) for _ in range(n)]
+    views = [in_buffer(v, draw(layouts(len(shape))), dtype.type(7.25))[1] for v in values]
+    return dtype, shape, values, views
+
+
+@settings(max_examples=2 * EXAMPLES)
+@given(operands_in_views(2))
+def test_relu_mask_properties(case):
+    """relu_mask is np.packbits(x > 0); relu_backward_mask(g, mask) is relu_backward(g, x) with 0
+    where x is NaN (documented), also in place into g."""
+    dtype, shape, (g, x), (gv, xv) = case
+    before = snapshot(gv, xv)
+    with strict():
+        mask = relukit.relu_mask(xv)
+        out = np.full(mask.shape, 0xAA, np.uint8)
+        assert relukit.relu_mask(xv, out=out) is out
+        got = np.asarray(relukit.relu_backward_mask(gv, mask))
+    assert_unchanged(before, [gv, xv])
+    with np.errstate(invalid="ignore"):
+        want_mask = np.packbits(x > 0, axis=None)
+    np.testing.assert_array_equal(mask, want_mask)
+    np.testing.assert_array_equal(out, want_mask)
+    with np.errstate(all="ignore"):
+        want = np.where(np.isnan(x), dtype.type(0), relukit.relu_backward(g, x))
+    assert_same_bits(got, want, f"{dtype.name} {shape}")
+    with strict():
+        relukit.relu_backward_mask(gv, mask, out=gv)
+    assert_same_bits(gv, want, f"{dtype.name} {shape} in place")
+
+
+FUSED_ACTS = (("relu", {}), ("leaky_relu", {"negative_slope": 0.2}), ("sigmoid", {}),
+              ("gelu", {"approximate": "tanh"}), ("elu", {"alpha": 0.5}))
+
+
+@settings(max_examples=2 * EXAMPLES)
+@given(operands_in_views(2, min_dims=1), st.sampled_from(FUSED_ACTS), st.booleans())
+def test_bias_act_properties(case, act, last_axis):
+    """bias_act is act(x + bias) in two NumPy/relukit steps, bit for bit, also in place and into
+    an out= overlapping x; bias_act_backward's dx is act_backward(g, x + bias), and dbias is dx
+    summed per channel (compared where the sum is finite)."""
+    dtype, shape, (g, x), (gv, xv) = case
+    name, params = act
+    axis = -1 if last_axis or len(shape) < 2 else 1
+    bias = np.resize(np.array([0.5, -1.0, 0.0, 2.0, -0.0], dtype), shape[axis])
+    b = bias.reshape((-1,) + (1,) * (len(shape) - axis % len(shape) - 1))
+    ctx = f"{name} {dtype.name} {shape} axis={axis}"
+    with np.errstate(all="ignore"):
+        z = (x + b).astype(dtype)
+    fwd, bwd = getattr(relukit, name), getattr(relukit, name + "_backward")
+    want = np.asarray(fwd(z, **params))
+    want_dx = np.asarray(bwd(g, z, **params))
+    before = snapshot(gv, xv)
+    with strict():
+        got = relukit.bias_act(xv, bias, act=name, axis=axis, **params)
+        dx, dbias = relukit.bias_act_backward(gv, xv, bias, act=name, axis=axis, **params)
+    assert_unchanged(before, [gv, xv])
+    assert_same_bits(got, want, ctx)
+    assert_same_bits(dx, want_dx, ctx + " dx")
+    assert dbias.shape == bias.shape and dbias.dtype == dtype
+    with np.errstate(all="ignore"):
+        sums = np.moveaxis(want_dx.astype(np.float64), axis, -1).sum(
+            axis=tuple(range(len(shape) - 1)))
+    finite = np.isfinite(sums) & (np.abs(sums) < float(np.finfo(dtype).max) / 2)
+    np.testing.assert_allclose(dbias[finite].astype(np.float64), sums[finite],
+                               rtol=float(np.finfo(dtype).eps) * 2, atol=float(
+                                   np.finfo(dtype).smallest_subnormal) * max(want_dx.size, 1))
+    with strict():
+        relukit.bias_act(xv, bias, act=name, axis=axis, out=xv, **params)
+    assert_same_bits(xv, want, ctx + " in place")
+
+
+@settings(max_examples=2 * EXAMPLES)
+@given(operands_in_views(1, min_dims=1))
+def test_dead_units_properties(case):
+    dtype, shape, (x,), (xv,) = case
+    if x.size == 0:
+        return                          # no batch or no units: a ValueError (the bad-call test)
+    with strict():
+        dead = relukit.dead_units(xv, per_unit=True)
+        fraction = relukit.dead_units(xv)
+    with np.errstate(invalid="ignore"):
+        want = ~np.any(x > 0, axis=0)
+    np.testing.assert_array_equal(dead, want)
+    if want.size:
+        assert fraction == np.mean(want)
 
 
 # ---- 2. anything else: a result or TypeError/ValueError, and nothing written on error ----------

@@ -16,7 +16,10 @@ RUNTIME = {
     "config": "def config() -> dict[str, Any]: ...",
     "show_config": "def show_config() -> None: ...",
 }
-SPECIAL_TYPES = {"axis": "int", "training": "bool", "seed": "int | None", "approximate": "str"}
+SPECIAL_TYPES = {"axis": "int", "training": "bool", "seed": "int | None", "approximate": "str",
+                 "per_unit": "bool", "out": "np.ndarray | None", "act": "str", "from_output": "bool"}
+RESULTS = {"prelu_weight_grad": "np.ndarray", "relu_mask": "np.ndarray",
+           "bias_act_backward": "tuple[np.ndarray, np.ndarray]"}
 
 
 def stub_line(name, func):
@@ -27,7 +30,7 @@ def stub_line(name, func):
             continue
         kind = SPECIAL_TYPES.get(p.name, "ArrayLike")
         params.append(f"{p.name}: {kind}" + ("" if p.default is p.empty else f" = {p.default!r}"))
-    result = "np.ndarray" if name == "prelu_weight_grad" else "Any"
+    result = RESULTS.get(name, "Any")
     return f"def {name}({', '.join(params)}) -> {result}: ..."
 
 

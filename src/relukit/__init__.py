@@ -8,6 +8,8 @@ threads in use.
 from relukit._api import *  # noqa: F403 (the activation functions, listed in _api.__all__)
 from relukit._api import _ufuncs
 from relukit._build_info import version as __version__
+from relukit._fused import bias_act, bias_act_backward
+from relukit._masks import dead_units, relu_backward_mask, relu_mask
 from relukit._runtime import config, get_num_threads, set_num_threads, show_config, threads
 
 __all__ = [name for name in dir() if not name.startswith("_")]
@@ -15,3 +17,5 @@ __all__ = [name for name in dir() if not name.startswith("_")]
 # NumPy pickles a ufunc as relukit.<its __name__>: the raw ufuncs behind the wrappers
 # (`leaky_relu_ufunc`, ...) must be reachable here too.
 globals().update({name: ufunc for name, ufunc in _ufuncs.items() if name not in globals()})
+
+from relukit import nn  # noqa: E402 (layer objects: a submodule, not in __all__)

@@ -21,6 +21,15 @@ def main(argv=None):
                        help="comma-separated element counts (default: %(default)s)")
     bench.add_argument("--dtypes", default=",".join(_bench_defaults("DTYPES")),
                        help="comma-separated dtypes (default: %(default)s)")
+    bench.add_argument("--peers", default=",".join(_bench_defaults("PEERS")),
+                       help="comma-separated peers to time, each skipped when not installed "
+                            "(default: %(default)s)")
+    bench.add_argument("--threads", type=int, default=None,
+                       help="threads for relukit, PyTorch and numexpr alike (default: each "
+                            "library's own)")
+    bench.add_argument("--json", metavar="FILE", help="also write every row to FILE as JSON")
+    bench.add_argument("--plot", metavar="FILE.png",
+                       help="also plot GB/s against size with the copy ceiling (needs matplotlib)")
     commands.add_parser("info", help="version, SIMD level, OpenMP runtime, threads")
     args = parser.parse_args(argv)
 
@@ -35,8 +44,15 @@ def main(argv=None):
         unknown = sorted(set(ops) - set(_peers.OPS))
         if unknown:
             parser.error(f"unknown ops {unknown}; choose from {', '.join(_peers.OPS)} or 'all'")
+        peers = args.peers.split(",") if args.peers else []
+        unknown = sorted(set(peers) - set(_bench.PEERS))
+        if unknown:
+            parser.error(f"unknown peers {unknown}; choose from {', '.join(_bench.PEERS)}")
+        if args.threads is not None and args.threads < 1:
+            parser.error("--threads must be at least 1")
         sizes = [int(float(n)) for n in args.sizes.split(",")]
-        _bench.main(ops, sizes, args.dtypes.split(","), quick=args.quick)
+        _bench.main(ops, sizes, args.dtypes.split(","), quick=args.quick, peers=peers,
+                    threads=args.threads, json_path=args.json, plot_path=args.plot)
     return 0
 
 

@@ -8,11 +8,14 @@ the parameters where the maths needs it, and exposes its raw ufunc as ``.ufunc``
 """
 
 import operator
+import re
+import textwrap
 import types
+import typing
 
 import numpy as np
 
-from relukit import _dispatch
+from relukit import _chunked, _dispatch
 
 _kernels = _dispatch.kernels
 _ufuncs = _kernels.ufuncs
@@ -29,6 +32,35 @@ def _holds(compare, a, b):
 def _require(compare, a, b, message):
     if not _holds(compare, a, b):
         raise ValueError(message)
+
+
+# Blocks the wrappers' docstrings share: a line holding only ``{name}`` becomes the block, indented
+# as that line (other braces in those docstrings are doubled, as for str.format).
+_DOC_BLOCKS = {
+    "g_x": """g : array_like
+    The gradient with respect to the forward's output.
+x : array_like
+    The forward's input.""",
+    "g_y": """g : array_like
+    The gradient with respect to the forward's output.
+y : array_like
+    The forward's output.""",
+    "ufunc_keywords_out_g": """**kwargs
+    NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=g`` runs in place.""",
+    "ufunc_keywords_out_x": """**kwargs
+    NumPy ufunc keywords (``out``, ``where``, ``dtype``, ...): ``out=x`` runs in place.""",
+    "returns": """Returns
+-------
+ndarray or scalar
+    In the float dtype of the data.""",
+}
+
+
+def _fill_doc(function):
+    doc = re.sub(r"^( *)\{(\w+)\}$", lambda m: textwrap.indent(_DOC_BLOCKS[m[2]], m[1]),
+                 function.__doc__, flags=re.M)
+    function.__doc__ = doc.replace("{{", "{").replace("}}", "}")
+    return function
 
 
 def _expose(wrapper):
@@ -73,107 +105,211 @@ logsigmoid_backward_from_output = _u.logsigmoid_backward_from_output
 mish = _u.mish
 mish_backward = _u.mish_backward
 
-# name: (formula, derivative and its convention at kinks, example input, example output)
+class _UfuncDoc(typing.NamedTuple):
+    """The docstrings of one op without parameters. The examples' outputs are literals, computed
+    once by running them (the doctests check them); the backward examples use g = 1."""
+
+    formula: str
+    derivative: str         # and its convention at kinks
+    notes: str
+    example: tuple          # (x, forward output)
+    backward_example: tuple  # (x, backward output): the from-output example gives the same
+    from_output: str = ""   # the derivative as a function of y, when the op has that backward
+
+
+# a select, not a product: the piecewise ops' backward
+_SELECT = "where it is 0 the result is 0 whatever ``g`` holds (also inf or NaN)"
+
 _UFUNC_DOCS = {
-    "relu": (
+    "relu": _UfuncDoc(
         "Rectified linear unit, ``max(x, 0)``.",
-        "1 for x > 0, else 0 (0 at 0)",
+        f"1 for x > 0, else 0 (0 at 0); {_SELECT}",
         "Bit for bit ``np.maximum(x, 0)`` for every non-NaN x: ``-0.0`` gives ``+0.0``, ``-inf``\n"
         "gives 0.",
-        "[-2.0, -0.0, 0.5, np.nan]", "array([0. , 0. , 0.5, nan])"),
-    "relu6": (
+        ("[-2.0, -0.0, 0.5, np.nan]", "array([0. , 0. , 0.5, nan])"),
+        ("[-1.0, 0.0, 2.0, np.nan]", "array([ 0.,  0.,  1., nan])"),
+        "1 for y > 0, else 0: the same rule as for x"),
+    "relu6": _UfuncDoc(
         "ReLU capped at 6, ``min(max(x, 0), 6)``.",
-        "1 on (0, 6), else 0 (0 at 0 and at 6)",
+        f"1 on (0, 6), else 0 (0 at 0 and at 6); {_SELECT}",
         "Bit for bit ``np.minimum(np.maximum(x, 0), 6)`` for every non-NaN x.",
-        "[-1.0, 3.0, 7.0]", "array([0., 3., 6.])"),
-    "hardsigmoid": (
+        ("[-1.0, 3.0, 7.0]", "array([0., 3., 6.])"),
+        ("[0.0, 3.0, 6.0, 7.0]", "array([0., 1., 0., 0.])"),
+        "1 on 0 < y < 6, else 0: the same rule as for x"),
+    "hardsigmoid": _UfuncDoc(
         "Hard sigmoid, ``relu6(x + 3) / 6``.",
-        "1/6 on (-3, 3), else 0 (0 at -3 and 3)",
+        f"1/6 on (-3, 3), else 0 (0 at -3 and 3); {_SELECT}",
         "Within 1 ULP of the correctly rounded value: computed as ``(x + 3) / 6``, which does not\n"
         "cancel near -3 as ``x / 6 + 0.5`` does.",
-        "[-4.0, 0.0, 1.5]", "array([0.  , 0.5 , 0.75])"),
-    "hardswish": (
+        ("[-4.0, 0.0, 1.5]", "array([0.  , 0.5 , 0.75])"),
+        ("[-3.0, 0.0, 3.0]", "array([0.        , 0.16666667, 0.        ])"),
+        "1/6 on 0 < y < 1, else 0. The one loss: in float64 the float just below 3 has y rounded\n"
+        "to 1, so it gets 0 here and 1/6 from x"),
+    "hardswish": _UfuncDoc(
         "Hard swish, ``x * relu6(x + 3) / 6``.",
-        "0 for x <= -3, (2x + 3) / 6 on (-3, 3), 1 for x >= 3",
+        f"0 for x <= -3, (2x + 3) / 6 on (-3, 3), 1 for x >= 3; {_SELECT}",
         "No intermediate overflow: ``hardswish(3e38)`` is ``3e38`` in float32; ``hardswish(-inf)``\n"
         "is 0. No backward from the output (y does not tell the two sides of its minimum apart).",
-        "[-4.0, -1.5, 4.0]", "array([-0.   , -0.375,  4.   ])"),
-    "softsign": (
+        ("[-4.0, -1.5, 4.0]", "array([ 0.   , -0.375,  4.   ])"),
+        ("[-3.0, 0.0, 3.0]", "array([0. , 0.5, 1. ])")),
+    "softsign": _UfuncDoc(
         "Softsign, ``x / (1 + |x|)``.",
         "1 / (1 + |x|)**2",
         "``softsign(+-inf)`` is +-1.",
-        "[-1.0, 0.0, 3.0, np.inf]", "array([-0.5 ,  0.  ,  0.75,  1.  ])"),
-    "sparse_plus": (
+        ("[-1.0, 0.0, 3.0, np.inf]", "array([-0.5 ,  0.  ,  0.75,  1.  ])"),
+        ("[-1.0, 0.0, 3.0]", "array([0.25  , 1.    , 0.0625])"),
+        "(1 - |y|)**2, which is 0 where y has rounded to +-1"),
+    "sparse_plus": _UfuncDoc(
         "Sparse plus: 0 on (-inf, -1], ``(x + 1)**2 / 4`` on (-1, 1), x on [1, inf).",
-        "0, (x + 1) / 2, 1 on the same pieces",
+        f"0, (x + 1) / 2, 1 on the same pieces; {_SELECT}",
         "A smooth ReLU that is exactly 0 and exactly x outside (-1, 1).",
-        "[-2.0, 0.0, 2.0]", "array([0.  , 0.25, 2.  ])"),
-    "sigmoid": (
+        ("[-2.0, 0.0, 2.0]", "array([0.  , 0.25, 2.  ])"),
+        ("[-1.0, 0.0, 1.0]", "array([0. , 0.5, 1. ])"),
+        "0 for y <= 0, sqrt(y) on (0, 1), 1 for y >= 1"),
+    "sigmoid": _UfuncDoc(
         "Logistic sigmoid, ``1 / (1 + exp(-x))``.",
         "sigmoid(x) sigmoid(-x), computed so (not as y (1 - y), which cancels as y -> 1)",
         "Within 4 ULP for every finite input; ``sigmoid(-inf)`` is exactly 0 and ``sigmoid(inf)``\n"
         "exactly 1.",
-        "[-np.inf, 0.0, np.inf]", "array([0. , 0.5, 1. ])"),
-    "tanh": (
+        ("[-np.inf, 0.0, np.inf]", "array([0. , 0.5, 1. ])"),
+        ("[-2.0, 0.0, 2.0]", "array([0.10499359, 0.25      , 0.10499359])"),
+        "y (1 - y), which cancels as y -> 1 (it is 0 where y has rounded to 1)"),
+    "tanh": _UfuncDoc(
         "Hyperbolic tangent.",
         "sech(x)**2, computed as 4t / (1 + t)**2 with t = exp(-2|x|) (not 1 - y**2, which cancels)",
         "Within 4 ULP for every finite input; ``tanh(-0.0)`` is ``-0.0``.",
-        "[-np.inf, 0.0, 0.5]", "array([-1.        ,  0.        ,  0.46211716])"),
-    "tanhshrink": (
+        ("[-np.inf, 0.0, 0.5]", "array([-1.        ,  0.        ,  0.46211716])"),
+        ("[-2.0, 0.0, 0.5]", "array([0.07065082, 1.        , 0.78644773])"),
+        "(1 - y)(1 + y), which cancels as |y| -> 1 (it is 0 where y has rounded to +-1)"),
+    "tanhshrink": _UfuncDoc(
         "Tanh shrinkage, ``x - tanh(x)``.",
         "tanh(x)**2",
         "Within 4 ULP: near 0, where ``x - tanh(x)`` would cancel, it is computed from Lambert's\n"
         "continued fraction. No backward from the output.",
-        "[-1.0, 1e-5, 3.0]", "array([-2.38405844e-01,  3.33333333e-16,  3.00494525e+00])"),
-    "selu": (
+        ("[-1.0, 1e-5, 3.0]", "array([-2.38405844e-01,  3.33333333e-16,  2.00494525e+00])"),
+        ("[-1.0, 0.0, 2.0]", "array([0.58002566, 0.        , 0.92934918])")),
+    "selu": _UfuncDoc(
         "Scaled ELU, ``scale * (x if x > 0 else alpha * expm1(x))`` with SELU's fixed constants\n"
         "(scale = 1.0507..., alpha = 1.6732...).",
         "scale for x > 0, else scale * alpha * exp(x) (scale * alpha at 0)",
         "Within 4 ULP for every finite input.",
-        "[-1.0, 0.0, 1.0]", "array([-1.11133074,  0.        ,  1.05070099])"),
-    "logsigmoid": (
+        ("[-1.0, 0.0, 1.0]", "array([-1.11133074,  0.        ,  1.05070099])"),
+        ("[-1.0, 0.0, 1.0]", "array([0.6467686 , 1.75809934, 1.05070099])"),
+        "scale for y > 0, else y + scale * alpha (the constant carried in two parts, so the sum is\n"
+        "exact as y -> -scale * alpha)"),
+    "logsigmoid": _UfuncDoc(
         "Log of the sigmoid, ``-softplus(-x)``, computed stably.",
         "sigmoid(-x)",
         "Within 4 ULP for every finite input; ``logsigmoid(-1000.0)`` is ``-1000.0``, not ``-inf``.",
-        "[-1000.0, 0.0, 30.0]", "array([-1.00000000e+03, -6.93147181e-01, -9.35762297e-14])"),
-    "mish": (
+        ("[-1000.0, 0.0, 30.0]", "array([-1.00000000e+03, -6.93147181e-01, -9.35762297e-14])"),
+        ("[-1000.0, 0.0, 30.0]", "array([1.00000000e+00, 5.00000000e-01, 9.35762297e-14])"),
+        "-expm1(y)"),
+    "mish": _UfuncDoc(
         "Mish, ``x * tanh(softplus(x))``.",
         "tanh(sp) + x sigmoid(x) sech(sp)**2 with sp = softplus(x)",
         "``mish(-inf)`` is 0. No backward from the output (y does not tell the two sides of its\n"
         "minimum apart).",
-        "[-1.0, 0.0, 1.0]", "array([-0.30340146,  0.        ,  0.86509839])"),
+        ("[-1.0, 0.0, 1.0]", "array([-0.30340146,  0.        ,  0.86509839])"),
+        ("[-1.0, 0.0, 1.0]", "array([0.05921676, 0.6       , 1.04903622])")),
 }
 
-_UFUNC_SIGNATURE = "(/, out=None, *, where=True, casting='same_kind', order='K', dtype=None)"
+_UFUNC_KEYWORDS = "/, out=None, *, where=True, casting='same_kind', order='K', dtype=None"
+_UFUNC_PARAMETERS = """out, where, casting, order, dtype
+    NumPy ufunc keywords"""
+_UFUNC_DTYPES = """float16, float32 and float64 keep their dtype (float16 is computed in float32 and rounded
+once); integers and bools are cast as ``np.sqrt`` casts them."""
 
 
 def _document_ufuncs():
-    for name, (formula, derivative, notes, example_in, example_out) in _UFUNC_DOCS.items():
-        _ufuncs[name].__doc__ = f"""{name}(x{_UFUNC_SIGNATURE[1:]}
+    for name, doc in _UFUNC_DOCS.items():
+        (x, y), (backward_x, backward_out) = doc.example, doc.backward_example
+        _ufuncs[name].__doc__ = f"""{name}(x, {_UFUNC_KEYWORDS})
 
-{formula} A NumPy ufunc, elementwise.
+{doc.formula} A NumPy ufunc, elementwise.
 
-{notes} NaN propagates. float16, float32 and float64 keep their dtype (float16 is computed in
-float32 and rounded once); integers and bools are cast as ``np.sqrt`` casts them.
+Parameters
+----------
+x : array_like
+{_UFUNC_PARAMETERS}: ``out=x`` runs in place.
+
+Returns
+-------
+ndarray or scalar
+    In x's float dtype.
+
+Notes
+-----
+{doc.notes} NaN propagates.
+
+{_UFUNC_DTYPES}
 
 Examples
 --------
 >>> import numpy as np, relukit
->>> relukit.{name}(np.array({example_in}))
-{example_out}
+>>> relukit.{name}(np.array({x}))
+{y}
 """
-        _ufuncs[f"{name}_backward"].__doc__ = f"""{name}_backward(g, x{_UFUNC_SIGNATURE[1:]}
+        _ufuncs[f"{name}_backward"].__doc__ = f"""{name}_backward(g, x, {_UFUNC_KEYWORDS})
 
 Gradient of ``{name}`` with respect to its input: ``g * {name}'(x)``. A NumPy ufunc.
 
-The derivative is {derivative}. Where it is exactly 0 the result is 0 whatever ``g`` holds (a
-select, not a product); NaN in ``x`` gives NaN. In place is ``out=g``.
-"""
-        if f"{name}_backward_from_output" in _ufuncs:
-            _ufuncs[f"{name}_backward_from_output"].__doc__ = f"""{name}_backward_from_output(g, y{_UFUNC_SIGNATURE[1:]}
+Parameters
+----------
+g : array_like
+    The gradient with respect to ``{name}(x)``.
+x : array_like
+    The forward's input.
+{_UFUNC_PARAMETERS}: ``out=g`` runs in place.
 
-Gradient of ``{name}`` from its output ``y = {name}(x)``, equal to ``{name}_backward(g, x)``. A NumPy
-ufunc: it lets the forward run in place (``{name}(x, out=x)``) and still train.
+Returns
+-------
+ndarray or scalar
+    In the float dtype of g and x.
+
+Notes
+-----
+The derivative is {doc.derivative}. NaN in ``x`` gives NaN.
+
+Examples
+--------
+>>> import numpy as np, relukit
+>>> x = np.array({backward_x})
+>>> relukit.{name}_backward(np.ones_like(x), x)
+{backward_out}
+"""
+        if doc.from_output:
+            _ufuncs[f"{name}_backward_from_output"].__doc__ = f"""{name}_backward_from_output(g, y, {_UFUNC_KEYWORDS})
+
+Gradient of ``{name}`` from its output ``y = {name}(x)``. A NumPy ufunc.
+
+It gives what ``{name}_backward(g, x)`` gives, up to the rounding of y (see Notes), and lets the
+forward run in place (``{name}(x, out=x)``) and still train.
+
+Parameters
+----------
+g : array_like
+    The gradient with respect to ``y``.
+y : array_like
+    The forward's output.
+{_UFUNC_PARAMETERS}: ``out=g`` runs in place.
+
+Returns
+-------
+ndarray or scalar
+    In the float dtype of g and y.
+
+Notes
+-----
+The derivative as a function of y: {doc.from_output}. NaN in ``y`` gives NaN.
+
+Examples
+--------
+The gradient from the output equals the one from the input:
+
+>>> import numpy as np, relukit
+>>> x = np.array({backward_x})
+>>> relukit.{name}_backward_from_output(np.ones_like(x), relukit.{name}(x))
+{backward_out}
 """
 
 
@@ -208,16 +344,55 @@ def leaky_relu(x, negative_slope=0.01, **kwargs):
 
 @_expose
 def leaky_relu_backward(g, x, negative_slope=0.01, **kwargs):
-    """Gradient of leaky_relu: ``g`` where ``x > 0``, else ``negative_slope * g`` (also at 0)."""
+    """Gradient of leaky_relu: ``g`` where ``x > 0``, else ``negative_slope * g``.
+
+    Parameters
+    ----------
+    {g_x}
+    negative_slope : float or array_like, default 0.01
+    {ufunc_keywords_out_g}
+
+    {returns}
+
+    Notes
+    -----
+    At 0 the derivative is ``negative_slope``; NaN in x gives NaN.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-2.0, 0.0, 3.0])
+    >>> relukit.leaky_relu_backward(np.ones_like(x), x, negative_slope=0.1)
+    array([0.1, 0.1, 1. ])
+    """
     return _u.leaky_relu_backward_ufunc(g, x, negative_slope, **kwargs)
 
 
 @_expose
 def leaky_relu_backward_from_output(g, y, negative_slope=0.01, **kwargs):
-    """Gradient of leaky_relu from its output ``y``; needs ``negative_slope >= 0``.
+    """Gradient of leaky_relu from its output ``y``.
 
+    Parameters
+    ----------
+    {g_y}
+    negative_slope : float or array_like, default 0.01
+        Must be >= 0 (else ValueError).
+    {ufunc_keywords_out_g}
+
+    {returns}
+
+    Notes
+    -----
     With a non-negative slope ``y > 0`` exactly where ``x > 0``, so this equals
-    ``leaky_relu_backward(g, x, negative_slope)``.
+    ``leaky_relu_backward(g, x, negative_slope)`` bit for bit.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-2.0, 0.0, 3.0])
+    >>> y = relukit.leaky_relu(x, negative_slope=0.1)
+    >>> relukit.leaky_relu_backward_from_output(np.ones_like(x), y, negative_slope=0.1)
+    array([0.1, 0.1, 1. ])
     """
     _require(operator.ge, negative_slope, 0.0,
              "leaky_relu_backward_from_output needs negative_slope >= 0: with a negative slope "
@@ -233,9 +408,21 @@ def _check_hardtanh(min_val, max_val):
 def hardtanh(x, min_val=-1.0, max_val=1.0, **kwargs):
     """Hard tanh: ``x`` clipped to ``[min_val, max_val]``.
 
-    Bit for bit ``np.clip(x, min_val, max_val)`` (so ``-0.0`` stays ``-0.0``); NaN propagates.
-    The derivative is 1 on ``(min_val, max_val)`` and 0 elsewhere, also at the bounds. Needs
-    ``min_val <= max_val``.
+    Parameters
+    ----------
+    x : array_like
+    min_val, max_val : float or array_like, default -1.0 and 1.0
+        Need ``min_val <= max_val`` (else ValueError).
+    {ufunc_keywords_out_x}
+
+    Returns
+    -------
+    ndarray or scalar
+        Bit for bit ``np.clip(x, min_val, max_val)`` (so ``-0.0`` stays ``-0.0``); NaN propagates.
+
+    Notes
+    -----
+    The derivative is 1 on ``(min_val, max_val)`` and 0 elsewhere, also at the bounds.
 
     Examples
     --------
@@ -249,14 +436,56 @@ def hardtanh(x, min_val=-1.0, max_val=1.0, **kwargs):
 
 @_expose
 def hardtanh_backward(g, x, min_val=-1.0, max_val=1.0, **kwargs):
-    """Gradient of hardtanh: ``g`` where ``min_val < x < max_val``, else 0."""
+    """Gradient of hardtanh: ``g`` where ``min_val < x < max_val``, else 0.
+
+    Parameters
+    ----------
+    {g_x}
+    min_val, max_val : float or array_like, default -1.0 and 1.0
+    {ufunc_keywords_out_g}
+
+    {returns}
+
+    Notes
+    -----
+    0 at the bounds, and 0 whatever ``g`` holds outside them (a select, not a product); NaN in x
+    gives NaN.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-1.0, 0.0, 1.0, 2.0])
+    >>> relukit.hardtanh_backward(np.ones_like(x), x)
+    array([0., 1., 0., 0.])
+    """
     _check_hardtanh(min_val, max_val)
     return _u.hardtanh_backward_ufunc(g, x, min_val, max_val, **kwargs)
 
 
 @_expose
 def hardtanh_backward_from_output(g, y, min_val=-1.0, max_val=1.0, **kwargs):
-    """Gradient of hardtanh from its output: ``g`` where ``min_val < y < max_val``, else 0."""
+    """Gradient of hardtanh from its output: ``g`` where ``min_val < y < max_val``, else 0.
+
+    Parameters
+    ----------
+    {g_y}
+    min_val, max_val : float or array_like, default -1.0 and 1.0
+    {ufunc_keywords_out_g}
+
+    {returns}
+
+    Notes
+    -----
+    ``y`` is strictly inside the bounds exactly where ``x`` is, so this equals
+    ``hardtanh_backward(g, x, min_val, max_val)``.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-1.0, 0.0, 1.0, 2.0])
+    >>> relukit.hardtanh_backward_from_output(np.ones_like(x), relukit.hardtanh(x))
+    array([0., 1., 0., 0.])
+    """
     _check_hardtanh(min_val, max_val)
     return _u.hardtanh_backward_from_output_ufunc(g, y, min_val, max_val, **kwargs)
 
@@ -265,7 +494,20 @@ def hardtanh_backward_from_output(g, y, min_val=-1.0, max_val=1.0, **kwargs):
 def threshold(x, threshold, value, **kwargs):
     """``x`` where ``x > threshold``, else ``value`` (PyTorch's ``F.threshold``).
 
-    The derivative is 1 above the threshold and 0 at and below it. NaN propagates.
+    Parameters
+    ----------
+    x : array_like
+    threshold, value : float or array_like
+    {ufunc_keywords_out_x}
+
+    Returns
+    -------
+    ndarray or scalar
+        NaN propagates.
+
+    Notes
+    -----
+    The derivative is 1 above the threshold and 0 at and below it.
 
     Examples
     --------
@@ -278,15 +520,56 @@ def threshold(x, threshold, value, **kwargs):
 
 @_expose
 def threshold_backward(g, x, threshold, value, **kwargs):
-    """Gradient of threshold: ``g`` where ``x > threshold``, else 0 (``value`` is not used)."""
+    """Gradient of threshold: ``g`` where ``x > threshold``, else 0.
+
+    Parameters
+    ----------
+    {g_x}
+    threshold, value : float or array_like
+        As given to the forward (``value`` is not used).
+    {ufunc_keywords_out_g}
+
+    {returns}
+
+    Notes
+    -----
+    0 at the threshold itself; NaN in x gives NaN.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([0.5, 1.0, 2.0])
+    >>> relukit.threshold_backward(np.ones_like(x), x, 1.0, -5.0)
+    array([0., 0., 1.])
+    """
     return _u.threshold_backward_ufunc(g, x, threshold, value, **kwargs)
 
 
 @_expose
 def threshold_backward_from_output(g, y, threshold, value, **kwargs):
-    """Gradient of threshold from its output; needs ``value <= threshold``.
+    """Gradient of threshold from its output: ``g`` where ``y > threshold``, else 0.
 
-    Then ``y > threshold`` exactly where ``x > threshold``.
+    Parameters
+    ----------
+    {g_y}
+    threshold, value : float or array_like
+        Need ``value <= threshold`` (else ValueError).
+    {ufunc_keywords_out_g}
+
+    {returns}
+
+    Notes
+    -----
+    With ``value <= threshold``, ``y > threshold`` exactly where ``x > threshold``, so this equals
+    ``threshold_backward(g, x, threshold, value)``.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([0.5, 1.0, 2.0])
+    >>> y = relukit.threshold(x, 1.0, -5.0)
+    >>> relukit.threshold_backward_from_output(np.ones_like(x), y, 1.0, -5.0)
+    array([0., 0., 1.])
     """
     _require(operator.le, value, threshold,
              "threshold_backward_from_output needs value <= threshold: a larger value makes "
@@ -302,7 +585,20 @@ def _check_lambd(op, lambd):
 def hardshrink(x, lambd=0.5, **kwargs):
     """Hard shrinkage: ``x`` where ``|x| > lambd``, else 0.
 
-    The derivative is 1 where ``|x| > lambd``, else 0. NaN propagates.
+    Parameters
+    ----------
+    x : array_like
+    lambd : float or array_like, default 0.5
+    {ufunc_keywords_out_x}
+
+    Returns
+    -------
+    ndarray or scalar
+        NaN propagates.
+
+    Notes
+    -----
+    The derivative is 1 where ``|x| > lambd``, else 0 (0 at ``+-lambd``).
 
     Examples
     --------
@@ -315,13 +611,55 @@ def hardshrink(x, lambd=0.5, **kwargs):
 
 @_expose
 def hardshrink_backward(g, x, lambd=0.5, **kwargs):
-    """Gradient of hardshrink: ``g`` where ``|x| > lambd``, else 0."""
+    """Gradient of hardshrink: ``g`` where ``|x| > lambd``, else 0.
+
+    Parameters
+    ----------
+    {g_x}
+    lambd : float or array_like, default 0.5
+    {ufunc_keywords_out_g}
+
+    {returns}
+
+    Notes
+    -----
+    0 at ``+-lambd``; NaN in x gives NaN.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-1.0, 0.5, 0.7])
+    >>> relukit.hardshrink_backward(np.ones_like(x), x)
+    array([1., 0., 1.])
+    """
     return _u.hardshrink_backward_ufunc(g, x, lambd, **kwargs)
 
 
 @_expose
 def hardshrink_backward_from_output(g, y, lambd=0.5, **kwargs):
-    """Gradient of hardshrink from its output; needs ``lambd >= 0``."""
+    """Gradient of hardshrink from its output: ``g`` where ``|y| > lambd``, else 0.
+
+    Parameters
+    ----------
+    {g_y}
+    lambd : float or array_like, default 0.5
+        Must be >= 0 (else ValueError).
+    {ufunc_keywords_out_g}
+
+    {returns}
+
+    Notes
+    -----
+    With ``lambd >= 0``, ``|y| > lambd`` exactly where ``|x| > lambd``, so this equals
+    ``hardshrink_backward(g, x, lambd)``.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-1.0, 0.5, 0.7])
+    >>> relukit.hardshrink_backward_from_output(np.ones_like(x), relukit.hardshrink(x))
+    array([1., 0., 1.])
+    """
     _check_lambd("hardshrink_backward_from_output", lambd)
     return _u.hardshrink_backward_from_output_ufunc(g, y, lambd, **kwargs)
 
@@ -330,8 +668,21 @@ def hardshrink_backward_from_output(g, y, lambd=0.5, **kwargs):
 def softshrink(x, lambd=0.5, **kwargs):
     """Soft shrinkage: ``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, else 0.
 
-    Needs ``lambd >= 0`` (as PyTorch). The derivative is 1 where ``|x| > lambd``, else 0. NaN
-    propagates.
+    Parameters
+    ----------
+    x : array_like
+    lambd : float or array_like, default 0.5
+        Must be >= 0, as in PyTorch (else ValueError).
+    {ufunc_keywords_out_x}
+
+    Returns
+    -------
+    ndarray or scalar
+        NaN propagates.
+
+    Notes
+    -----
+    The derivative is 1 where ``|x| > lambd``, else 0 (0 at ``+-lambd``).
 
     Examples
     --------
@@ -345,14 +696,57 @@ def softshrink(x, lambd=0.5, **kwargs):
 
 @_expose
 def softshrink_backward(g, x, lambd=0.5, **kwargs):
-    """Gradient of softshrink: ``g`` where ``|x| > lambd``, else 0."""
+    """Gradient of softshrink: ``g`` where ``|x| > lambd``, else 0.
+
+    Parameters
+    ----------
+    {g_x}
+    lambd : float or array_like, default 0.5
+        Must be >= 0.
+    {ufunc_keywords_out_g}
+
+    {returns}
+
+    Notes
+    -----
+    0 at ``+-lambd``; NaN in x gives NaN.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-1.0, 0.5, 0.75])
+    >>> relukit.softshrink_backward(np.ones_like(x), x)
+    array([1., 0., 1.])
+    """
     _check_lambd("softshrink_backward", lambd)
     return _u.softshrink_backward_ufunc(g, x, lambd, **kwargs)
 
 
 @_expose
 def softshrink_backward_from_output(g, y, lambd=0.5, **kwargs):
-    """Gradient of softshrink from its output: ``g`` where ``y != 0``, else 0."""
+    """Gradient of softshrink from its output: ``g`` where ``y != 0``, else 0.
+
+    Parameters
+    ----------
+    {g_y}
+    lambd : float or array_like, default 0.5
+        Must be >= 0.
+    {ufunc_keywords_out_g}
+
+    {returns}
+
+    Notes
+    -----
+    ``y`` is 0 exactly where ``|x| <= lambd`` (``x - lambd`` of two distinct floats is never 0), so
+    this equals ``softshrink_backward(g, x, lambd)``.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-1.0, 0.5, 0.75])
+    >>> relukit.softshrink_backward_from_output(np.ones_like(x), relukit.softshrink(x))
+    array([1., 0., 1.])
+    """
     _check_lambd("softshrink_backward_from_output", lambd)
     return _u.softshrink_backward_from_output_ufunc(g, y, lambd, **kwargs)
 
@@ -365,8 +759,22 @@ def _check_b(b):
 def squareplus(x, b=4.0, **kwargs):
     """Squareplus, ``(x + sqrt(x**2 + b)) / 2``: a smooth ReLU built from a square root.
 
-    Needs ``b > 0``. Computed without cancellation for x < 0 (as ``b / (2 (sqrt(x**2 + b) - x))``)
-    and without overflow for huge |x|; ``squareplus(-inf)`` is 0. The derivative is
+    Parameters
+    ----------
+    x : array_like
+    b : float or array_like, default 4.0
+        Must be > 0 (else ValueError).
+    {ufunc_keywords_out_x}
+
+    Returns
+    -------
+    ndarray or scalar
+        NaN propagates.
+
+    Notes
+    -----
+    Computed without cancellation for x < 0 (as ``b / (2 (sqrt(x**2 + b) - x))``) and without
+    overflow for huge |x|; ``squareplus(-inf)`` is 0. The derivative is
     ``(1 + x / sqrt(x**2 + b)) / 2``.
 
     Examples
@@ -381,14 +789,53 @@ def squareplus(x, b=4.0, **kwargs):
 
 @_expose
 def squareplus_backward(g, x, b=4.0, **kwargs):
-    """Gradient of squareplus: ``g * (1 + x / sqrt(x**2 + b)) / 2``."""
+    """Gradient of squareplus: ``g * (1 + x / sqrt(x**2 + b)) / 2``.
+
+    Parameters
+    ----------
+    {g_x}
+    b : float or array_like, default 4.0
+        Must be > 0.
+    {ufunc_keywords_out_g}
+
+    {returns}
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-3.0, 0.0, 3.0])
+    >>> relukit.squareplus_backward(np.ones_like(x), x, b=16.0)
+    array([0.2, 0.5, 0.8])
+    """
     _check_b(b)
     return _u.squareplus_backward_ufunc(g, x, b, **kwargs)
 
 
 @_expose
 def squareplus_backward_from_output(g, y, b=4.0, **kwargs):
-    """Gradient of squareplus from its output: ``g * 4y**2 / (4y**2 + b)``."""
+    """Gradient of squareplus from its output: ``g * 4y**2 / (4y**2 + b)``.
+
+    Parameters
+    ----------
+    {g_y}
+    b : float or array_like, default 4.0
+        Must be > 0.
+    {ufunc_keywords_out_g}
+
+    {returns}
+
+    Notes
+    -----
+    squareplus is increasing, so y determines x; the formula is the derivative rewritten in y.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-3.0, 0.0, 3.0])
+    >>> y = relukit.squareplus(x, b=16.0)
+    >>> relukit.squareplus_backward_from_output(np.ones_like(x), y, b=16.0)
+    array([0.2, 0.5, 0.8])
+    """
     _check_b(b)
     return _u.squareplus_backward_from_output_ufunc(g, y, b, **kwargs)
 
@@ -397,8 +844,20 @@ def squareplus_backward_from_output(g, y, b=4.0, **kwargs):
 def elu(x, alpha=1.0, **kwargs):
     """Exponential linear unit: ``x`` where ``x > 0``, else ``alpha * expm1(x)``.
 
-    The derivative is 1 for x > 0 and ``alpha * exp(x)`` otherwise (``alpha`` at 0). Within 4 ULP
-    for every finite input; NaN propagates.
+    Parameters
+    ----------
+    x : array_like
+    alpha : float or array_like, default 1.0
+    {ufunc_keywords_out_x}
+
+    Returns
+    -------
+    ndarray or scalar
+        Within 4 ULP for every finite input; NaN propagates.
+
+    Notes
+    -----
+    The derivative is 1 for x > 0 and ``alpha * exp(x)`` otherwise (``alpha`` at 0).
 
     Examples
     --------
@@ -411,13 +870,56 @@ def elu(x, alpha=1.0, **kwargs):
 
 @_expose
 def elu_backward(g, x, alpha=1.0, **kwargs):
-    """Gradient of elu: ``g`` where ``x > 0``, else ``g * alpha * exp(x)``."""
+    """Gradient of elu: ``g`` where ``x > 0``, else ``g * alpha * exp(x)``.
+
+    Parameters
+    ----------
+    {g_x}
+    alpha : float or array_like, default 1.0
+    {ufunc_keywords_out_g}
+
+    {returns}
+
+    Notes
+    -----
+    At 0 the derivative is ``alpha``; NaN in x gives NaN.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-1.0, 0.0, 2.0])
+    >>> relukit.elu_backward(np.ones_like(x), x, alpha=0.5)
+    array([0.18393972, 0.5       , 1.        ])
+    """
     return _u.elu_backward_ufunc(g, x, alpha, **kwargs)
 
 
 @_expose
 def elu_backward_from_output(g, y, alpha=1.0, **kwargs):
-    """Gradient of elu from its output, ``g * (y + alpha)`` where ``y <= 0``; needs ``alpha >= 0``."""
+    """Gradient of elu from its output: ``g`` where ``y > 0``, else ``g * (y + alpha)``.
+
+    Parameters
+    ----------
+    {g_y}
+    alpha : float or array_like, default 1.0
+        Must be >= 0 (else ValueError): then ``y > 0`` exactly where ``x > 0``.
+    {ufunc_keywords_out_g}
+
+    {returns}
+
+    Notes
+    -----
+    ``alpha * exp(x) = y + alpha`` where ``x <= 0``. Where y has rounded to ``-alpha`` (x below
+    about -37 in float64, -17 in float32) this gives 0, not the tiny ``alpha * exp(x)``.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-1.0, 0.0, 2.0])
+    >>> y = relukit.elu(x, alpha=0.5)
+    >>> relukit.elu_backward_from_output(np.ones_like(x), y, alpha=0.5)
+    array([0.18393972, 0.5       , 1.        ])
+    """
     _require(operator.ge, alpha, 0.0,
              "elu_backward_from_output needs alpha >= 0: with a negative alpha y > 0 no longer "
              "tells x > 0; use elu_backward(g, x, alpha)")
@@ -432,7 +934,21 @@ def _check_celu(alpha):
 def celu(x, alpha=1.0, **kwargs):
     """Continuously differentiable ELU: ``max(0, x) + min(0, alpha * expm1(x / alpha))``.
 
-    Needs ``alpha != 0``. The derivative is 1 for x > 0, else ``exp(x / alpha)``.
+    Parameters
+    ----------
+    x : array_like
+    alpha : float or array_like, default 1.0
+        Must not be 0 (else ValueError).
+    {ufunc_keywords_out_x}
+
+    Returns
+    -------
+    ndarray or scalar
+        NaN propagates.
+
+    Notes
+    -----
+    The derivative is 1 for x > 0, else ``exp(x / alpha)`` (1 at 0).
 
     Examples
     --------
@@ -446,14 +962,54 @@ def celu(x, alpha=1.0, **kwargs):
 
 @_expose
 def celu_backward(g, x, alpha=1.0, **kwargs):
-    """Gradient of celu: ``g`` where ``x > 0``, else ``g * exp(x / alpha)``."""
+    """Gradient of celu: ``g`` where ``x > 0``, else ``g * exp(x / alpha)``.
+
+    Parameters
+    ----------
+    {g_x}
+    alpha : float or array_like, default 1.0
+        Must not be 0.
+    {ufunc_keywords_out_g}
+
+    {returns}
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-1.0, 0.0, 2.0])
+    >>> relukit.celu_backward(np.ones_like(x), x, alpha=2.0)
+    array([0.60653066, 1.        , 1.        ])
+    """
     _check_celu(alpha)
     return _u.celu_backward_ufunc(g, x, alpha, **kwargs)
 
 
 @_expose
 def celu_backward_from_output(g, y, alpha=1.0, **kwargs):
-    """Gradient of celu from its output, ``g * (y / alpha + 1)`` where ``y <= 0``; needs alpha > 0."""
+    """Gradient of celu from its output: ``g`` where ``y > 0``, else ``g * (y + alpha) / alpha``.
+
+    Parameters
+    ----------
+    {g_y}
+    alpha : float or array_like, default 1.0
+        Must be > 0 (else ValueError): then ``y > 0`` exactly where ``x > 0``.
+    {ufunc_keywords_out_g}
+
+    {returns}
+
+    Notes
+    -----
+    ``exp(x / alpha) = (y + alpha) / alpha`` where ``x <= 0``; ``y + alpha`` is exact as
+    ``y -> -alpha``.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-1.0, 0.0, 2.0])
+    >>> y = relukit.celu(x, alpha=2.0)
+    >>> relukit.celu_backward_from_output(np.ones_like(x), y, alpha=2.0)
+    array([0.60653066, 1.        , 1.        ])
+    """
     _require(operator.gt, alpha, 0.0, "celu_backward_from_output needs alpha > 0")
     return _u.celu_backward_from_output_ufunc(g, y, alpha, **kwargs)
 
@@ -466,8 +1022,23 @@ def _check_softplus(beta):
 def softplus(x, beta=1.0, threshold=20.0, **kwargs):
     """Softplus, ``log1p(exp(beta * x)) / beta``, and ``x`` where ``beta * x > threshold``.
 
-    Computed stably (no overflow for large x, no underflow to 0 for very negative x) and within
-    4 ULP; the derivative is ``sigmoid(beta * x)`` (1 above the threshold). Needs ``beta != 0``.
+    Parameters
+    ----------
+    x : array_like
+    beta : float or array_like, default 1.0
+        Must not be 0 (else ValueError).
+    threshold : float or array_like, default 20.0
+    {ufunc_keywords_out_x}
+
+    Returns
+    -------
+    ndarray or scalar
+        Within 4 ULP; NaN propagates.
+
+    Notes
+    -----
+    Computed stably: no overflow for large x, no underflow to 0 for very negative x. The
+    derivative is ``sigmoid(beta * x)``, and 1 above the threshold.
 
     Examples
     --------
@@ -481,14 +1052,57 @@ def softplus(x, beta=1.0, threshold=20.0, **kwargs):
 
 @_expose
 def softplus_backward(g, x, beta=1.0, threshold=20.0, **kwargs):
-    """Gradient of softplus: ``g * sigmoid(beta * x)``, ``g`` above the threshold."""
+    """Gradient of softplus: ``g * sigmoid(beta * x)``, and ``g`` where ``beta * x > threshold``.
+
+    Parameters
+    ----------
+    {g_x}
+    beta : float or array_like, default 1.0
+        Must not be 0.
+    threshold : float or array_like, default 20.0
+    {ufunc_keywords_out_g}
+
+    {returns}
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-50.0, 0.0, 50.0])
+    >>> relukit.softplus_backward(np.ones_like(x), x)
+    array([1.92874985e-22, 5.00000000e-01, 1.00000000e+00])
+    """
     _check_softplus(beta)
     return _u.softplus_backward_ufunc(g, x, beta, threshold, **kwargs)
 
 
 @_expose
 def softplus_backward_from_output(g, y, beta=1.0, threshold=20.0, **kwargs):
-    """Gradient of softplus from its output: ``-g * expm1(-beta * y)``, ``g`` above the threshold."""
+    """Gradient of softplus from its output: ``-g * expm1(-beta * y)``, and ``g`` where ``beta * y > threshold``.
+
+    Parameters
+    ----------
+    {g_y}
+    beta : float or array_like, default 1.0
+        Must not be 0.
+    threshold : float or array_like, default 20.0
+    {ufunc_keywords_out_g}
+
+    {returns}
+
+    Notes
+    -----
+    ``exp(beta * y) = 1 + exp(beta * x)``, so ``sigmoid(beta * x) = -expm1(-beta * y)``. The
+    threshold is tested on y, which lies above x: in the sliver just below the threshold where
+    ``beta * y`` exceeds it and ``beta * x`` does not (``log1p(exp(-threshold))`` wide, 2e-9 for the
+    default) this gives ``g`` where ``softplus_backward`` gives ``g * sigmoid(beta * x)``.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-50.0, 0.0, 50.0])
+    >>> relukit.softplus_backward_from_output(np.ones_like(x), relukit.softplus(x))
+    array([1.92874985e-22, 5.00000000e-01, 1.00000000e+00])
+    """
     _check_softplus(beta)
     return _u.softplus_backward_from_output_ufunc(g, y, beta, threshold, **kwargs)
 
@@ -501,8 +1115,22 @@ def _check_silu(beta):
 def silu(x, beta=1.0, **kwargs):
     """SiLU / swish, ``x * sigmoid(beta * x)``; ``beta=1.702`` is the quick GELU.
 
-    Needs ``beta > 0``. ``silu(-inf)`` is 0. The derivative is
-    ``s * (1 + beta * x * (1 - s))`` with ``s = sigmoid(beta * x)``. No backward from the output.
+    Parameters
+    ----------
+    x : array_like
+    beta : float or array_like, default 1.0
+        Must be > 0 (else ValueError).
+    {ufunc_keywords_out_x}
+
+    Returns
+    -------
+    ndarray or scalar
+        NaN propagates; ``silu(-inf)`` is 0.
+
+    Notes
+    -----
+    The derivative is ``s * (1 + beta * x * (1 - s))`` with ``s = sigmoid(beta * x)``. No backward
+    from the output (y does not tell the two sides of its minimum apart).
 
     Examples
     --------
@@ -516,7 +1144,24 @@ def silu(x, beta=1.0, **kwargs):
 
 @_expose
 def silu_backward(g, x, beta=1.0, **kwargs):
-    """Gradient of silu: ``g * s * (1 + beta * x * (1 - s))``, ``s = sigmoid(beta * x)``."""
+    """Gradient of silu: ``g * s * (1 + beta * x * (1 - s))``, ``s = sigmoid(beta * x)``.
+
+    Parameters
+    ----------
+    {g_x}
+    beta : float or array_like, default 1.0
+        Must be > 0.
+    {ufunc_keywords_out_g}
+
+    {returns}
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-1.0, 0.0, 1.0])
+    >>> relukit.silu_backward(np.ones_like(x), x)
+    array([0.07232949, 0.5       , 0.92767051])
+    """
     _check_silu(beta)
     return _u.silu_backward_ufunc(g, x, beta, **kwargs)
 
@@ -532,13 +1177,25 @@ def _gelu_ufuncs(approximate):
 
 
 def gelu(x, approximate="none", **kwargs):
-    """Gaussian error linear unit, ``x * Phi(x)`` (``approximate='none'``) or PyTorch's tanh form
-    ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3)))`` (``approximate='tanh'``).
+    """Gaussian error linear unit, ``x * Phi(x)``, or PyTorch's tanh approximation.
 
-    The raw ufuncs are ``relukit.gelu_erf`` and ``relukit.gelu_tanh``. Within 4 ULP for every
-    finite input, also far in the negative tail (through erfc, with the rounding of its argument
-    put back); ``gelu(-inf)`` is 0. No backward from the output (y does not tell the two sides of
-    its minimum apart).
+    Parameters
+    ----------
+    x : array_like
+    approximate : {{"none", "tanh"}}, default "none"
+        "none": ``x * Phi(x)`` with Phi the standard normal CDF (the raw ufunc ``relukit.gelu_erf``);
+        "tanh": ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3)))`` (``relukit.gelu_tanh``).
+    {ufunc_keywords_out_x}
+
+    Returns
+    -------
+    ndarray or scalar
+        Within 4 ULP for every finite input, also far in the negative tail (through erfc, with the
+        rounding of its argument put back); ``gelu(-inf)`` is 0; NaN propagates.
+
+    Notes
+    -----
+    No backward from the output (y does not tell the two sides of its minimum apart).
 
     Examples
     --------
@@ -552,7 +1209,26 @@ def gelu(x, approximate="none", **kwargs):
 
 
 def gelu_backward(g, x, approximate="none", **kwargs):
-    """Gradient of gelu: ``g * (Phi(x) + x phi(x))``, or the tanh form's exact derivative."""
+    """Gradient of gelu: ``g * (Phi(x) + x phi(x))``, or the tanh form's exact derivative.
+
+    Parameters
+    ----------
+    {g_x}
+    approximate : {{"none", "tanh"}}, default "none"
+        As given to the forward.
+    {ufunc_keywords_out_g}
+
+    {returns}
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-1.0, 0.0, 1.0])
+    >>> relukit.gelu_backward(np.ones_like(x), x)
+    array([-0.08331547,  0.5       ,  1.08331547])
+    >>> relukit.gelu_backward(np.ones_like(x), x, approximate="tanh")
+    array([-0.08296408,  0.5       ,  1.08296408])
+    """
     return _gelu_ufuncs(approximate)[1](g, x, **kwargs)
 
 
@@ -615,7 +1291,32 @@ def prelu(x, weight, axis=1, **kwargs):
 
 
 def prelu_backward(g, x, weight, axis=1, **kwargs):
-    """Gradient of prelu with respect to its input: ``g`` where ``x > 0``, else ``weight[c] * g``."""
+    """Gradient of prelu with respect to its input: ``g`` where ``x > 0``, else ``weight[c] * g``.
+
+    Parameters
+    ----------
+    {g_x}
+    weight : array_like
+        The forward's slopes: one, or ``x.shape[axis]``.
+    axis : int, default 1
+        The channel axis.
+    **kwargs
+        NumPy ufunc keywords (``out=g`` runs in place).
+
+    {returns}
+
+    Notes
+    -----
+    At 0 the derivative is the channel's slope. The weight's gradient is ``prelu_weight_grad``.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([[-1.0, 0.0], [2.0, -2.0]])
+    >>> relukit.prelu_backward(np.ones_like(x), x, np.array([0.1, 0.5]), axis=1)
+    array([[0.1, 0.5],
+           [1. , 0.5]])
+    """
     dtype = _float_dtype(g, x)
     return _u.leaky_relu_backward_ufunc(g, x, _channel_slopes(x, weight, axis, dtype), **kwargs)
 
@@ -623,9 +1324,24 @@ def prelu_backward(g, x, weight, axis=1, **kwargs):
 def prelu_weight_grad(g, x, weight, axis=1):
     """Gradient of prelu with respect to its weight: ``sum(where(x > 0, 0, x * g))`` per channel.
 
+    Parameters
+    ----------
+    {g_x}
+    weight : array_like
+        The forward's slopes: one, or ``x.shape[axis]`` (their values are not used).
+    axis : int, default 1
+        The channel axis.
+
+    Returns
+    -------
+    ndarray
+        Shaped like ``weight``, in the dtype of ``g`` and ``x``.
+
+    Notes
+    -----
     Summed over every axis but ``axis`` (over everything for a weight of size 1), in float64, in an
     order fixed by the shape alone: the result is bitwise the same for every thread count and SIMD
-    level. Returns an array shaped like ``weight`` in the dtype of ``g`` and ``x``.
+    level. Works on dask arrays too.
 
     Examples
     --------
@@ -634,16 +1350,29 @@ def prelu_weight_grad(g, x, weight, axis=1):
     >>> relukit.prelu_weight_grad(np.ones_like(x), x, np.array([0.25, 0.25]))
     array([-3., -4.])
     """
-    x, g = np.asarray(x), np.asarray(g)
-    if g.shape != x.shape:
-        raise ValueError(f"prelu_weight_grad needs g and x of one shape, got {g.shape} and {x.shape}")
+    chunked = _chunked.handles(g, x)
+    if not chunked:
+        x, g = np.asarray(x), np.asarray(g)
+    if np.shape(g) != np.shape(x) and not _chunked.labelled(g, x):  # xarray aligns them
+        raise ValueError(f"prelu_weight_grad needs g and x of one shape, got {np.shape(g)} and "
+                         f"{np.shape(x)}")
     dtype = _float_dtype(g, x)
-    weight_shape = np.shape(weight)
     slopes = _channel_slopes(x, weight, axis, dtype)
-    if slopes.ndim == 0:
+    axis = None if slopes.ndim == 0 else axis % np.ndim(x)
+    if chunked:
+        return _chunked.prelu_weight_grad(g, x, axis, dtype, np.shape(weight))
+    out = _prelu_channel_sums(g, x, axis, dtype)
+    # a sum beyond float16's range is inf and one below it 0 or subnormal, as in NumPy's sum: no
+    # floating-point flag, like every kernel
+    with np.errstate(over="ignore", under="ignore"):
+        return out.astype(dtype).reshape(np.shape(weight))
+
+
+def _prelu_channel_sums(g, x, axis, dtype):
+    """prelu's weight gradient in float64: one sum per channel along `axis` (None: one sum)."""
+    if axis is None:
         outer, channels, inner = 1, 1, x.size
     else:
-        axis %= x.ndim
         outer = int(np.prod(x.shape[:axis]))
         channels, inner = x.shape[axis], int(np.prod(x.shape[axis + 1:]))
     out = np.zeros(channels, np.float64)
@@ -653,10 +1382,7 @@ def prelu_weight_grad(g, x, weight, axis=1):
         x = np.ascontiguousarray(x, dtype=compute).reshape(-1)
         scratch = np.empty(_kernels.prelu_scratch_size(outer, channels, inner), np.float64)
         _kernels.prelu_weight_grad(g, x, outer, channels, inner, scratch, out)
-    # a sum beyond float16's range is inf and one below it 0 or subnormal, as in NumPy's sum: no
-    # floating-point flag, like every kernel
-    with np.errstate(over="ignore", under="ignore"):
-        return out.astype(dtype).reshape(weight_shape)
+    return out
 
 
 # ---- rrelu: leaky_relu with a random slope per element in training --------------------------------
@@ -672,20 +1398,26 @@ def _rrelu_key(seed):
     return int(np.random.SeedSequence(seed).generate_state(1, np.uint64)[0])
 
 
-def _rrelu_train(g, x, lower, upper, seed, backward, out=None, **kwargs):
+def _rrelu_train(g, x, lower, upper, seed, backward, out=None, *, _first=0, **kwargs):
+    """`_first`: the index in the whole array of x's first element, when x is one block of it."""
     if kwargs:
         raise TypeError(f"rrelu in training mode takes out= but no other ufunc keywords, "
                         f"got {sorted(kwargs)}")
     key = _rrelu_key(seed)
-    x = np.asarray(x)
+    chunked = _chunked.handles(g, x)
+    if not chunked:
+        x = np.asarray(x)
     dtype = _float_dtype(x) if g is None else _float_dtype(g, x)
-    if g is not None and np.shape(g) != x.shape:
-        raise ValueError(f"rrelu_backward needs g and x of one shape, got {np.shape(g)} and {x.shape}")
+    if g is not None and np.shape(g) != np.shape(x) and not _chunked.labelled(g, x):
+        raise ValueError(f"rrelu_backward needs g and x of one shape, got {np.shape(g)} and "
+                         f"{np.shape(x)}")
+    if chunked:
+        return _chunked.rrelu_train(g, x, lower, upper, seed, backward, dtype, out)
     compute = np.float32 if dtype == np.float16 else dtype      # float16 computes in float32
     xc = np.ascontiguousarray(x, dtype=compute).reshape(-1)
     gc = xc if g is None else np.ascontiguousarray(g, dtype=compute).reshape(-1)
     result = np.empty(x.shape, compute)
-    _kernels.rrelu_train(gc, xc, result.reshape(-1), key, lower, upper, backward)
+    _kernels.rrelu_train(gc, xc, result.reshape(-1), key, lower, upper, backward, _first)
     # float16 results beyond its range are inf and tiny ones subnormal or 0 without a flag, as in
     # the ufuncs' float16 loops
     with np.errstate(over="ignore", under="ignore"):
@@ -731,9 +1463,35 @@ def rrelu(x, lower=1 / 8, upper=1 / 3, training=False, seed=None, **kwargs):
 
 
 def rrelu_backward(g, x, lower=1 / 8, upper=1 / 3, training=False, seed=None, **kwargs):
-    """Gradient of rrelu: ``g`` where ``x > 0``, else ``r * g`` with the forward's slopes.
+    """Gradient of rrelu: ``g`` where ``x > 0``, else ``r * g`` with the forward's slopes ``r``.
 
-    Pass the parameters and the seed the forward used.
+    Parameters
+    ----------
+    {g_x}
+    lower, upper, training, seed
+        Those the forward used: in training the slopes are drawn again from the seed.
+    **kwargs
+        NumPy ufunc keywords; in training only ``out``.
+
+    {returns}
+
+    Notes
+    -----
+    At 0 the derivative is the element's slope, as leaky_relu's.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-1.0, 0.0, 2.0])
+    >>> relukit.rrelu_backward(np.ones_like(x), x, lower=0.1, upper=0.3)
+    array([0.2, 0.2, 1. ])
+
+    In training the backward draws the forward's slopes again from the seed:
+
+    >>> relukit.rrelu(x, training=True, seed=7)
+    array([-0.29315165,  0.        ,  2.        ])
+    >>> relukit.rrelu_backward(np.ones_like(x), x, training=True, seed=7)
+    array([0.29315165, 0.17060399, 1.        ])
     """
     _check_rrelu(lower, upper)
     if training:
@@ -743,14 +1501,43 @@ def rrelu_backward(g, x, lower=1 / 8, upper=1 / 3, training=False, seed=None, **
 
 def rrelu_backward_from_output(g, y, lower=1 / 8, upper=1 / 3, training=False, seed=None,
                                **kwargs):
-    """Gradient of rrelu from its output: every slope is >= lower >= 0, so ``y > 0`` exactly where
-    ``x > 0`` and this equals ``rrelu_backward(g, x, ...)``."""
+    """Gradient of rrelu from its output.
+
+    Parameters
+    ----------
+    {g_y}
+    lower, upper, training, seed
+        Those the forward used.
+    **kwargs
+        NumPy ufunc keywords; in training only ``out``.
+
+    {returns}
+
+    Notes
+    -----
+    Every slope is ``>= lower >= 0``, so ``y > 0`` exactly where ``x > 0`` and this equals
+    ``rrelu_backward(g, x, ...)`` bit for bit.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x = np.array([-1.0, 0.0, 2.0])
+    >>> y = relukit.rrelu(x, training=True, seed=7)
+    >>> relukit.rrelu_backward_from_output(np.ones_like(x), y, training=True, seed=7)
+    array([0.29315165, 0.17060399, 1.        ])
+    >>> relukit.rrelu_backward(np.ones_like(x), x, training=True, seed=7)
+    array([0.29315165, 0.17060399, 1.        ])
+    """
     return rrelu_backward(g, y, lower, upper, training, seed, **kwargs)
 
 
 for _f in (gelu, gelu_backward, prelu, prelu_backward, prelu_weight_grad, rrelu, rrelu_backward,
            rrelu_backward_from_output):
     _f.__module__ = "relukit"
+
+for _f in list(globals().values()):
+    if isinstance(_f, types.FunctionType) and _f.__module__ == "relukit":
+        _fill_doc(_f)
 
 
 __all__ = sorted(name for name, value in globals().items()

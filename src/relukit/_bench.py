@@ -3,10 +3,12 @@
 Candidates of one case are timed interleaved (one sample of each in turn) and the median of each is
 reported, so a busy neighbour slows all of them alike; ratios are peer time / relukit time, so
 above 1 means relukit is faster. Bandwidth counts the bytes a kernel must move (a forward reads x
-and writes y: 2 bytes per input byte; a backward 3) and is compared with ``np.copyto`` timed in the
-same case at the same size.
+and writes y: 2 bytes per input byte; a backward 3) and is compared with a copy of x on as many
+threads as relukit uses (``_peers.copier``), timed in the same case at the same size.
 """
 
+import contextlib
+import json
 import statistics
 import time
 
@@ -20,12 +22,14 @@ DTYPES = ("float32", "float64")
 CORE_OPS = ("relu", "leaky_relu")
 
 
-def _torch():
+PEERS = ("numpy", "torch", "numexpr")
+
+
+def _import(name):
     try:
-        import torch
+        return __import__(name)
     except ImportError:
         return None
-    return torch
 
 
 def _random(n, dtype, rng):
@@ -33,7 +37,7 @@ def _random(n, dtype, rng):
     return rng.standard_normal(n).astype(dtype)
 
 
-def _layout_cases(x, g, torch):
+def _layout_cases(x, g, modules):
     """relu and relu_backward writing into a given output and in place (the issue-2 targets)."""
     out, inplace, g_inplace = np.empty_like(x), x.copy(), g.copy()
     zero = x.dtype.type(0)
@@ -48,37 +52,54 @@ def _layout_cases(x, g, torch):
             "relukit": lambda: relukit.relu_backward(g_inplace, x, out=g_inplace),
             "numpy": lambda: np.multiply(g_inplace, x > zero, out=g_inplace)}),
     ]
+    torch, numexpr = modules.get("torch"), modules.get("numexpr")
     if torch is not None:
         tx, tout, ti, tgi = (torch.from_numpy(a) for a in (x, out, inplace, g_inplace))
         cases[0][2]["torch"] = lambda: torch.clamp_min(tx, 0, out=tout)
         cases[1][2]["torch"] = lambda: torch.relu_(ti)
         cases[2][2]["torch"] = lambda: tgi.mul_(tx > 0)
+    if numexpr is not None:
+        cases[0][2]["numexpr"] = lambda: numexpr.evaluate(
+            "where(x > 0, x, 0)", local_dict={"x": x}, out=out)
+        cases[1][2]["numexpr"] = lambda: numexpr.evaluate(
+            "where(x > 0, x, 0)", local_dict={"x": inplace}, out=inplace)
+        cases[2][2]["numexpr"] = lambda: numexpr.evaluate(
+            "where(x > 0, g, 0)", local_dict={"g": g_inplace, "x": x}, out=g_inplace)
+    if "numpy" not in modules:
+        for case in cases:
+            del case[2]["numpy"]
     return cases
 
 
-def _cases(ops, n, dtype, torch, layouts):
+def _cases(ops, n, dtype, modules, layouts):
     """(name, arrays moved per element, {candidate: callable}) for one size and dtype."""
     rng = np.random.default_rng(n)
     x, g = _random(n, dtype, rng), _random(n, dtype, rng)
-    torch_ops = _peers.torch_peers(torch) if torch is not None else {}
+    torch = modules.get("torch")
+    peer_ops = {}
+    if torch is not None:
+        tx, tg = torch.from_numpy(x), torch.from_numpy(g)
+        peer_ops["torch"] = ((tx,), (tg, tx), _peers.torch_peers(torch))
+    if "numexpr" in modules:
+        peer_ops["numexpr"] = ((x,), (g, x), _peers.numexpr_peers(modules["numexpr"]))
     cases = []
     for op in ops:
         fwd, np_fwd, bwd, np_bwd = _peers.OPS[op]
         forward = {"relukit": lambda f=fwd: f(x)}
         backward = {"relukit": lambda f=bwd: f(g, x)}
-        if np_fwd is not None:          # None: NumPy alone cannot express it (gelu needs SciPy)
+        if np_fwd is not None and "numpy" in modules:   # None: NumPy alone cannot (gelu: SciPy)
             forward["numpy"] = lambda f=np_fwd: f(x)
             backward["numpy"] = lambda f=np_bwd: f(g, x)
-        if torch_ops.get(op):
-            t_fwd, t_bwd = torch_ops[op]
-            tx, tg = torch.from_numpy(x), torch.from_numpy(g)
-            forward["torch"] = lambda f=t_fwd: f(tx)
-            backward["torch"] = lambda f=t_bwd: f(tg, tx)
+        for peer, (fwd_args, bwd_args, table) in peer_ops.items():
+            p_fwd, p_bwd = table.get(op) or (None, None)
+            if p_fwd is not None:
+                forward[peer] = lambda f=p_fwd, a=fwd_args: f(*a)
+            if p_bwd is not None:
+                backward[peer] = lambda f=p_bwd, a=bwd_args: f(*a)
         cases += [(op, 2, forward), (f"{op}_backward", 3, backward)]
     if layouts:
-        cases += _layout_cases(x, g, torch)
-    copy_dst = np.empty_like(x)
-    return cases, lambda: np.copyto(copy_dst, x)
+        cases += _layout_cases(x, g, modules)
+    return cases, _peers.copier(x, relukit.get_num_threads())
 
 
 def _time(candidates, repeats, min_sample=2e-3):
@@ -114,43 +135,112 @@ def _fmt_time(seconds):
     return f"{seconds * 1e9:7.2f} ns"
 
 
-def run(ops=CORE_OPS, sizes=SIZES, dtypes=DTYPES, repeats=7):
-    """Time every case; returns a list of dict rows (also printed as a table)."""
-    torch = _torch()
-    peers = ["numpy"] + (["torch"] if torch is not None else [])
+def _set_threads(modules, threads):
+    """Give every threaded peer the same count (NumPy is single-threaded)."""
+    if threads is None:
+        return contextlib.nullcontext()
+    if "torch" in modules:
+        modules["torch"].set_num_threads(threads)
+    if "numexpr" in modules:
+        modules["numexpr"].set_num_threads(threads)
+    return relukit.threads(threads)
+
+
+def _describe(modules):
     cfg = relukit.config()
-    print(f"relukit {cfg['version']}  simd={cfg['simd_level']}  threads={cfg['threads']}  "
-          f"numpy {np.__version__}" + (f"  torch {torch.__version__} "
-          f"(threads={torch.get_num_threads()})" if torch is not None else "  (torch not installed)"))
-    print("ratio = peer time / relukit time (above 1: relukit faster); medians of "
-          f"{repeats} interleaved samples; copy% = share of np.copyto's bandwidth at the same size")
-    header = f"{'case':<26} {'dtype':<8} {'n':>10} {'relukit':>10}"
-    for p in peers:
-        header += f" {p:>10} {'ratio':>6}"
-    header += f" {'GB/s':>7} {'copy%':>6}"
-    print(header)
-    print("-" * len(header))
+    text = (f"relukit {cfg['version']}  simd={cfg['simd_level']}  threads={cfg['threads']}  "
+            f"numpy {np.__version__}")
+    if "torch" in modules:
+        text += f"  torch {modules['torch'].__version__} (threads={modules['torch'].get_num_threads()})"
+    if "numexpr" in modules:
+        ne = modules["numexpr"]
+        text += f"  numexpr {ne.__version__} (threads={ne.get_num_threads()})"
+    return text, cfg
+
+
+def run(ops=CORE_OPS, sizes=SIZES, dtypes=DTYPES, repeats=7, peers=PEERS, threads=None):
+    """Time every case; returns (description, relukit.config() as run, rows), also printed.
+
+    `peers` are skipped when not importable; `threads` (None: each library's default) is given to
+    relukit, PyTorch and numexpr alike."""
+    modules = {"numpy": np} if "numpy" in peers else {}
+    modules.update({p: m for p in peers if p != "numpy" and (m := _import(p)) is not None})
+    missing = [p for p in peers if p not in modules]
     rows = []
-    for dtype in dtypes:
-        dtype = np.dtype(dtype).type
-        for n in sizes:
-            cases, copy = _cases(ops, n, dtype, torch, layouts="relu" in ops)
-            for name, arrays, candidates in cases:
-                times = _time({**candidates, "copy": copy}, repeats)
-                nbytes = arrays * n * np.dtype(dtype).itemsize
-                row = {"case": name, "dtype": np.dtype(dtype).name, "n": n, **times,
-                       "gbps": nbytes / times["relukit"] / 1e9,
-                       "copy_share": (nbytes / times["relukit"]) / (2 * n * np.dtype(dtype).itemsize / times["copy"])}
-                rows.append(row)
-                line = f"{name:<26} {row['dtype']:<8} {n:>10,} {_fmt_time(times['relukit']):>10}"
-                for p in peers:
-                    if p in times:
-                        line += f" {_fmt_time(times[p]):>10} {times[p] / times['relukit']:6.2f}"
-                    else:
-                        line += f" {'-':>10} {'':>6}"
-                line += f" {row['gbps']:7.1f} {100 * row['copy_share']:5.0f}%"
-                print(line, flush=True)
-    return rows
+    with _set_threads(modules, threads):
+        description, cfg = _describe(modules)
+        print(description + (f"  (not installed: {', '.join(missing)})" if missing else ""))
+        print("ratio = peer time / relukit time (above 1: relukit faster), best = against the "
+              f"fastest peer; medians of {repeats} interleaved samples; copy% = share of "
+              "the copy bandwidth (np.copyto on as many threads as relukit) at the same size")
+        names = list(modules)
+        header = f"{'case':<26} {'dtype':<8} {'n':>10} {'relukit':>10}"
+        for p in names:
+            header += f" {p:>10} {'ratio':>6}"
+        header += f" {'best':>6} {'GB/s':>7} {'copy%':>6}"
+        print(header)
+        print("-" * len(header))
+        for dtype in dtypes:
+            dtype = np.dtype(dtype)
+            for n in sizes:
+                cases, copy = _cases(ops, n, dtype.type, modules, layouts="relu" in ops)
+                for name, arrays, candidates in cases:
+                    times = _time({**candidates, "copy": copy}, repeats)
+                    rows.append(row := _row(name, dtype, n, arrays, times))
+                    line = f"{name:<26} {dtype.name:<8} {n:>10,} {_fmt_time(times['relukit']):>10}"
+                    for p in names:
+                        if p in times:
+                            line += f" {_fmt_time(times[p]):>10} {times[p] / times['relukit']:6.2f}"
+                        else:
+                            line += f" {'-':>10} {'':>6}"
+                    best = f"{row['best_ratio']:6.2f}" if row["best_ratio"] else f"{'-':>6}"
+                    line += f" {best} {row['gbps']:7.1f} {100 * row['copy_share']:5.0f}%"
+                    print(line, flush=True)
+    return description, cfg, rows
+
+
+def _row(name, dtype, n, arrays, times):
+    nbytes = arrays * n * dtype.itemsize
+    copy_gbps = 2 * n * dtype.itemsize / times["copy"] / 1e9
+    gbps = nbytes / times["relukit"] / 1e9
+    peers = {p: t for p, t in times.items() if p not in ("relukit", "copy")}
+    return {"case": name, "dtype": dtype.name, "n": n, "bytes": nbytes,
+            "seconds": times, "gbps": gbps, "copy_gbps": copy_gbps, "copy_share": gbps / copy_gbps,
+            "best_ratio": min(peers.values()) / times["relukit"] if peers else None}
+
+
+def plot(rows, path, title=""):
+    """Throughput (GB/s) against size per case and dtype, each candidate a line, with the copy
+    bandwidth measured alongside drawn as the ceiling."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = sorted({(r["case"], r["dtype"]) for r in rows},
+                    key=lambda k: ([r["case"] for r in rows].index(k[0]), k[1]))
+    cols = min(3, len(panels))
+    nrows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.2 * nrows), squeeze=False)
+    for ax, (case, dtype) in zip(axes.flat, panels):
+        mine = sorted((r for r in rows if r["case"] == case and r["dtype"] == dtype),
+                      key=lambda r: r["n"])
+        sizes = [r["n"] for r in mine]
+        ax.plot(sizes, [r["copy_gbps"] for r in mine], "k--", lw=1, label="copy (np.copyto)")
+        for candidate in mine[0]["seconds"]:
+            if candidate != "copy":
+                ax.plot(sizes, [r["bytes"] / r["seconds"][candidate] / 1e9 for r in mine],
+                        "o-", ms=3, lw=2 if candidate == "relukit" else 1, label=candidate)
+        ax.set(xscale="log", yscale="log", title=f"{case} ({dtype})", xlabel="elements",
+               ylabel="GB/s")
+        ax.grid(True, which="both", alpha=0.3)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def call_overhead(repeats=7):
@@ -167,8 +257,18 @@ def call_overhead(repeats=7):
     return times
 
 
-def main(ops=CORE_OPS, sizes=SIZES, dtypes=DTYPES, quick=False):
+def main(ops=CORE_OPS, sizes=SIZES, dtypes=DTYPES, quick=False, peers=PEERS, threads=None,
+         json_path=None, plot_path=None):
     start = time.perf_counter()
-    run(ops, sizes, dtypes, repeats=3 if quick else 7)
-    call_overhead()
+    description, cfg, rows = run(ops, sizes, dtypes, repeats=3 if quick else 7, peers=peers,
+                            threads=threads)
+    overhead = call_overhead()
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump({"description": description, "config": cfg, "rows": rows,
+                       "call_overhead_seconds": overhead}, f, indent=1)
+        print(f"\nwrote {json_path}")
+    if plot_path:
+        plot(rows, plot_path, description)
+        print(f"wrote {plot_path}")
     print(f"\n(finished in {time.perf_counter() - start:.0f} s; `python -m relukit info` shows the build)")

@@ -25,19 +25,23 @@ cdef inline real uniform_slope(uint64_t key, npy_intp i, real lower, real width,
     return slope if slope < upper else lower
 
 cdef void rrelu_piece(const real* g, const real* x, real* out, npy_intp start, npy_intp stop,
-                      uint64_t key, real lower, real width, real upper, bint backward) noexcept nogil:
+                      npy_intp first, uint64_t key, real lower, real width, real upper,
+                      bint backward) noexcept nogil:
     cdef npy_intp i
     cdef real v, slope
     for i in range(start, stop):
-        v, slope = x[i], uniform_slope(key, i, lower, width, upper)
+        v, slope = x[i], uniform_slope(key, first + i, lower, width, upper)
         if backward:
             out[i] = keep_nan(v, g[i] if v > 0 else g[i] * slope)
         else:
             out[i] = v if v > 0 else v * slope
 
 def rrelu_train(const real[::1] g, const real[::1] x, real[::1] out, uint64_t key, real lower,
-                real upper, bint backward):
-    """Forward (`g` unused) or backward of rrelu in training mode over C-ordered flat arrays."""
+                real upper, bint backward, npy_intp first=0):
+    """Forward (`g` unused) or backward of rrelu in training mode over C-ordered flat arrays.
+
+    `first` is the index of x[0] in the whole array when x is one block of it (a dask chunk), so
+    every block draws the slopes its elements have in the whole."""
     cdef npy_intp n = x.shape[0], chunk, c
     cdef real width = upper - lower
     cdef int nt = threads_for(n, 0)
@@ -45,9 +49,9 @@ def rrelu_train(const real[::1] g, const real[::1] x, real[::1] out, uint64_t ke
         return
     with nogil:
         if nt <= 1:
-            rrelu_piece(&g[0], &x[0], &out[0], 0, n, key, lower, width, upper, backward)
+            rrelu_piece(&g[0], &x[0], &out[0], 0, n, first, key, lower, width, upper, backward)
         else:
             chunk = cdiv(cdiv(n, nt), CHUNK_ALIGN) * CHUNK_ALIGN
             for c in prange(cdiv(n, chunk), num_threads=nt, schedule='static'):
                 rrelu_piece(&g[0], &x[0], &out[0], c * chunk, min(n, (c + 1) * chunk),
-                            key, lower, width, upper, backward)
+                            first, key, lower, width, upper, backward)

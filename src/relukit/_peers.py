@@ -5,6 +5,9 @@ Each callable takes the data operands: ``(x,)`` for a forward, ``(g, x)`` for a 
 NumPy expressions use Python scalars so that NumPy keeps the input dtype (NEP 50).
 """
 
+import concurrent.futures
+import re
+
 import numpy as np
 
 import relukit
@@ -25,6 +28,25 @@ def _sigmoid(x):
 
 def _softplus(x):
     return np.logaddexp(x, 0)
+
+
+def copier(x, threads):
+    """A callable copying x into a new array's memory with `threads` threads: the bandwidth
+    ceiling a kernel with that many threads is held against. np.copyto is single-threaded, but
+    it releases the GIL, so Python threads copying one slice each run in parallel."""
+    out = np.empty_like(x)
+    if threads <= 1 or x.size < 1 << 17:
+        return lambda: np.copyto(out, x)
+    bounds = np.linspace(0, x.size, threads + 1).astype(int)
+    pieces = [(out[a:b], x[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    pool = concurrent.futures.ThreadPoolExecutor(threads - 1)
+
+    def copy():
+        futures = [pool.submit(np.copyto, *piece) for piece in pieces[1:]]
+        np.copyto(*pieces[0])              # the calling thread copies the first piece itself
+        for future in futures:
+            future.result()
+    return copy
 
 
 # op: (relukit forward, NumPy forward, relukit backward, NumPy backward)
@@ -138,3 +160,53 @@ def torch_peers(torch):
         "mish": (F.mish, aten.mish_backward),
         "gelu": (F.gelu, aten.gelu_backward),
     }
+
+
+# numexpr: one compiled expression per op and direction, where its functions can say it (it has
+# where, exp, expm1, log1p, tanh, sqrt, abs but no erf); x and g are the operands' names.
+NUMEXPR = {
+    "relu": ("where(x > 0, x, 0)", "where(x > 0, g, 0)"),
+    "leaky_relu": ("where(x > 0, x, x * 0.01)", "where(x > 0, g, g * 0.01)"),
+    "relu6": ("where(x > 0, where(x < 6, x, 6), 0)", "where((x > 0) & (x < 6), g, 0)"),
+    "hardtanh": ("where(x > -1, where(x < 1, x, 1), -1)", "where((x > -1) & (x < 1), g, 0)"),
+    "threshold": ("where(x > 0.5, x, -1)", "where(x > 0.5, g, 0)"),
+    "hardshrink": ("where(abs(x) > 0.5, x, 0)", "where(abs(x) > 0.5, g, 0)"),
+    "softshrink": ("where(x > 0.5, x - 0.5, where(x < -0.5, x + 0.5, 0))",
+                   "where(abs(x) > 0.5, g, 0)"),
+    "hardsigmoid": ("where(x > -3, where(x < 3, (x + 3) / 6, 1), 0)",
+                    "where((x > -3) & (x < 3), g / 6, 0)"),
+    "hardswish": ("where(x > -3, where(x < 3, x * (x + 3) / 6, x), 0)",
+                  "where(x <= -3, 0, where(x >= 3, g, g * (2 * x + 3) / 6))"),
+    "softsign": ("x / (1 + abs(x))", "g / ((1 + abs(x)) * (1 + abs(x)))"),
+    "squareplus": ("(x + sqrt(x * x + 4)) / 2", "g * (1 + x / sqrt(x * x + 4)) / 2"),
+    "sigmoid": ("1 / (1 + exp(-x))", "g / ((1 + exp(-x)) * (1 + exp(x)))"),
+    "tanh": ("tanh(x)", "g * (1 - tanh(x) ** 2)"),
+    "tanhshrink": ("x - tanh(x)", "g * tanh(x) ** 2"),
+    "elu": ("where(x > 0, x, expm1(x))", "where(x > 0, g, g * exp(x))"),
+    "celu": ("where(x > 0, x, expm1(x))", "where(x > 0, g, g * exp(x))"),
+    "softplus": ("where(x > 20, x, log1p(exp(x)))", "where(x > 20, g, g / (1 + exp(-x)))"),
+    "logsigmoid": ("-log1p(exp(-x))", "g / (1 + exp(x))"),
+    "silu": ("x / (1 + exp(-x))", "g * (1 + x / (1 + exp(x))) / (1 + exp(-x))"),
+    "mish": ("x * tanh(log1p(exp(x)))", None),
+}
+
+
+_FLOAT = r"\d+\.\d+"
+
+
+def numexpr_peers(numexpr):
+    """op: (forward, backward) as numexpr calls on NumPy arrays, for the ops NUMEXPR can say."""
+    def compile_(expr, names):
+        if expr is None:
+            return None
+        # numexpr reads a float literal as float64 and would upcast float32 work: the literals
+        # become named constants of the operands' dtype instead
+        literals = re.findall(_FLOAT, expr)
+        for k in range(len(literals)):
+            expr = re.sub(_FLOAT, f"c{k}", expr, count=1)
+
+        def call(*arrays):
+            values = {f"c{k}": arrays[0].dtype.type(v) for k, v in enumerate(literals)}
+            return numexpr.evaluate(expr, local_dict={**dict(zip(names, arrays)), **values})
+        return call
+    return {op: (compile_(f, ("x",)), compile_(b, ("g", "x"))) for op, (f, b) in NUMEXPR.items()}

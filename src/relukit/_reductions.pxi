@@ -17,10 +17,19 @@ cdef inline double prelu_slope_term(double g, double x) noexcept nogil:
     # NaN g at a positive x does not reach the weight); NaN in x gives NaN
     return keep_nan(x, x * g if x <= 0 else 0)
 
+cdef inline double fold_lanes(double* acc) noexcept nogil:
+    """The LANES accumulators added pairwise in a fixed order."""
+    cdef int j, width = LANES // 2
+    while width:
+        for j in range(width):
+            acc[j] += acc[j + width]
+        width //= 2
+    return acc[0]
+
 cdef double row_sum(const real* g, const real* x, npy_intp n) noexcept nogil:
     cdef double acc[LANES]
     cdef npy_intp i = 0
-    cdef int j, width
+    cdef int j
     for j in range(LANES):
         acc[j] = 0
     while i + LANES <= n:
@@ -29,12 +38,7 @@ cdef double row_sum(const real* g, const real* x, npy_intp n) noexcept nogil:
         i += LANES
     for j in range(n - i):
         acc[j] += prelu_slope_term(g[i + j], x[i + j])
-    width = LANES // 2
-    while width:
-        for j in range(width):
-            acc[j] += acc[j + width]
-        width //= 2
-    return acc[0]
+    return fold_lanes(acc)
 
 cdef inline npy_intp cdiv(npy_intp a, npy_intp b) noexcept nogil:
     return (a + b - 1) // b
@@ -67,40 +71,90 @@ cdef inline npy_intp row_chunks(const Layout* L) noexcept nogil:
 cdef inline npy_intp slab_chunks(const Layout* L) noexcept nogil:
     return cdiv(L.width, L.chunk)
 
+cdef struct Item:
+    npy_intp row0, row1      # the block's outer rows
+    npy_intp channel         # long rows: the item's channel
+    npy_intp start, stop     # long rows: a range of inner; short rows: a range of the slab (width)
+    npy_intp block
+
+cdef inline Item item_of(const Layout* L, npy_intp item) noexcept nogil:
+    """Long rows: items ordered (block, channel, chunk); short rows: (block, slab chunk)."""
+    cdef Item it
+    cdef npy_intp nchunks
+    if L.inner >= SHORT_ROW:
+        nchunks = row_chunks(L)
+        it.block, it.channel = item // (L.channels * nchunks), (item // nchunks) % L.channels
+        it.start = (item % nchunks) * L.chunk
+        it.stop = min(it.start + L.chunk, L.inner)
+    else:
+        it.block, it.channel = item // slab_chunks(L), -1
+        it.start = (item % slab_chunks(L)) * L.chunk
+        it.stop = min(it.start + L.chunk, L.width)
+    it.row0 = it.block * L.rows_per_item
+    it.row1 = min(it.row0 + L.rows_per_item, L.outer)
+    return it
+
+cdef inline npy_intp layout_items(const Layout* L) noexcept nogil:
+    if L.inner >= SHORT_ROW:
+        return row_blocks(L) * L.channels * row_chunks(L)
+    return row_blocks(L) * slab_chunks(L)
+
+cdef npy_intp scratch_size(const Layout* L) noexcept nogil:
+    """Doubles of partial sums: one per item (long rows) or a slab per row block (short rows)."""
+    if L.inner >= SHORT_ROW:
+        return layout_items(L)
+    return row_blocks(L) * L.width
+
+cdef void combine_partials(const Layout* L, double* part, double* out) noexcept nogil:
+    """out[c] from the items' partial sums, in an order fixed by the layout alone."""
+    cdef npy_intp k, c, b, i
+    cdef double total
+    if L.inner >= SHORT_ROW:
+        for c in range(L.channels):
+            out[c] = 0
+        for k in range(layout_items(L)):       # ordered (block, channel, chunk)
+            out[(k // row_chunks(L)) % L.channels] += part[k]
+    else:
+        for b in range(1, row_blocks(L)):
+            for i in range(L.width):
+                part[i] += part[b * L.width + i]
+        for c in range(L.channels):
+            total = 0
+            for i in range(L.inner):
+                total += part[c * L.inner + i]
+            out[c] = total
+
 cdef void long_rows_item(const real* g, const real* x, const Layout* L, npy_intp item,
                          double* partial) noexcept nogil:
-    """Item (block, channel, chunk): one channel's elements in a block of rows and one chunk."""
-    cdef npy_intp nchunks = row_chunks(L), block = item // (L.channels * nchunks)
-    cdef npy_intp c = (item // nchunks) % L.channels, start = (item % nchunks) * L.chunk
-    cdef npy_intp stop = min(start + L.chunk, L.inner), o, offset
+    """One channel's elements in a block of rows and one chunk of inner."""
+    cdef Item it = item_of(L, item)
+    cdef npy_intp o, offset
     cdef double total = 0
-    for o in range(block * L.rows_per_item, min((block + 1) * L.rows_per_item, L.outer)):
-        offset = (o * L.channels + c) * L.inner + start
-        total += row_sum(g + offset, x + offset, stop - start)
+    for o in range(it.row0, it.row1):
+        offset = (o * L.channels + it.channel) * L.inner + it.start
+        total += row_sum(g + offset, x + offset, it.stop - it.start)
     partial[0] = total
 
 cdef void short_rows_item(const real* g, const real* x, const Layout* L, npy_intp item,
                           double* slabs) noexcept nogil:
-    """Item (block, slab chunk): elementwise sums over a block of rows, for one chunk of the
-    (channels * inner) slab, into that block's slab."""
-    cdef npy_intp block = item // slab_chunks(L), start = (item % slab_chunks(L)) * L.chunk
-    cdef npy_intp stop = min(start + L.chunk, L.width), o, j
-    cdef double* slab = slabs + block * L.width
+    """Elementwise sums over a block of rows, for one chunk of the (channels * inner) slab, into
+    that block's slab."""
+    cdef Item it = item_of(L, item)
+    cdef npy_intp o, j
+    cdef double* slab = slabs + it.block * L.width
     cdef const real* gr
     cdef const real* xr
-    for j in range(start, stop):
+    for j in range(it.start, it.stop):
         slab[j] = 0
-    for o in range(block * L.rows_per_item, min((block + 1) * L.rows_per_item, L.outer)):
+    for o in range(it.row0, it.row1):
         gr, xr = g + o * L.width, x + o * L.width
-        for j in range(start, stop):
+        for j in range(it.start, it.stop):
             slab[j] += prelu_slope_term(gr[j], xr[j])
 
 def prelu_scratch_size(npy_intp outer, npy_intp channels, npy_intp inner):
-    """Length of the float64 scratch array prelu_weight_grad needs."""
+    """Length of the float64 scratch array prelu_weight_grad (and bias_act_backward) needs."""
     cdef Layout L = make_layout(outer, channels, inner)
-    if inner >= SHORT_ROW:
-        return row_blocks(&L) * channels * row_chunks(&L)
-    return row_blocks(&L) * L.width
+    return scratch_size(&L)
 
 def prelu_weight_grad(const real[::1] g, const real[::1] x, npy_intp outer, npy_intp channels,
                       npy_intp inner, double[::1] scratch, double[::1] out):
@@ -108,38 +162,22 @@ def prelu_weight_grad(const real[::1] g, const real[::1] x, npy_intp outer, npy_
 
     `scratch` is a float64 array of prelu_scratch_size(...) elements."""
     cdef Layout L = make_layout(outer, channels, inner)
-    cdef npy_intp nitems, k, c, b, i, width = L.width
+    cdef npy_intp k, nitems = layout_items(&L)
     cdef int nt = threads_for(x.shape[0], 0)
     cdef double* part = &scratch[0]
-    cdef double total
     with nogil:
         if inner >= SHORT_ROW:
-            nitems = row_blocks(&L) * channels * row_chunks(&L)
             if nt <= 1:
                 for k in range(nitems):
                     long_rows_item(&g[0], &x[0], &L, k, part + k)
             else:
                 for k in prange(nitems, num_threads=nt, schedule='static'):
                     long_rows_item(&g[0], &x[0], &L, k, part + k)
-            # items are ordered (block, channel, chunk): add them per channel in that order
-            for c in range(channels):
-                out[c] = 0
-            for k in range(nitems):
-                c = (k // row_chunks(&L)) % channels
-                out[c] += part[k]
         else:
-            nitems = row_blocks(&L) * slab_chunks(&L)
             if nt <= 1:
                 for k in range(nitems):
                     short_rows_item(&g[0], &x[0], &L, k, part)
             else:
                 for k in prange(nitems, num_threads=nt, schedule='static'):
                     short_rows_item(&g[0], &x[0], &L, k, part)
-            for b in range(1, row_blocks(&L)):
-                for i in range(width):
-                    part[i] += part[b * width + i]
-            for c in range(channels):
-                total = 0
-                for i in range(inner):
-                    total += part[c * inner + i]
-                out[c] = total
+        combine_partials(&L, part, &out[0])

@@ -14,14 +14,48 @@ _kernels = _dispatch.kernels
 def set_num_threads(n):
     """Limit the threads every relukit kernel may use, in every Python thread of this process.
 
-    The count used is the smaller of this limit and OpenMP's own (``OMP_NUM_THREADS``,
-    ``threadpoolctl.threadpool_limits``), read on every call.
+    Parameters
+    ----------
+    n : int
+        At least 1 (else ValueError). The count used is the smaller of this limit and OpenMP's own
+        (``OMP_NUM_THREADS``, ``threadpoolctl.threadpool_limits``), read on every call.
+
+    Notes
+    -----
+    The limit is process-global. ``threads(n)`` sets it for a ``with`` block and restores it;
+    there is no value for "no limit" but a huge one (``2**30`` or more counts as none:
+    ``config()["thread_limit"]`` is then None). A forked child starts with a limit of 1.
+
+    Examples
+    --------
+    >>> import relukit
+    >>> relukit.set_num_threads(1)
+    >>> relukit.get_num_threads(), relukit.config()["thread_limit"]
+    (1, 1)
+    >>> relukit.set_num_threads(2**30)          # back to no limit
+    >>> relukit.config()["thread_limit"] is None
+    True
     """
     _kernels.set_thread_limit(int(n))
 
 
 def get_num_threads():
-    """The number of threads a large call from this Python thread would use now."""
+    """The number of threads a large call from this Python thread would use now.
+
+    Returns
+    -------
+    int
+        The smaller of relukit's limit (``set_num_threads``) and OpenMP's (``OMP_NUM_THREADS``,
+        threadpoolctl); 1 in a build without OpenMP. Calls below the size thresholds of
+        ``config()["thread_thresholds"]`` run on one thread whatever this says.
+
+    Examples
+    --------
+    >>> import relukit
+    >>> with relukit.threads(1):
+    ...     relukit.get_num_threads()
+    1
+    """
     return _kernels.get_num_threads()
 
 
@@ -29,7 +63,25 @@ def get_num_threads():
 def threads(n):
     """Context manager: ``with relukit.threads(1): ...`` limits relukit's threads, then restores.
 
-    The limit is process-global (as ``set_num_threads``), not per Python thread.
+    Parameters
+    ----------
+    n : int
+        The limit inside the block, at least 1 (as ``set_num_threads``).
+
+    Notes
+    -----
+    The limit is process-global (as ``set_num_threads``), not per Python thread: another Python
+    thread's calls during the block see it too.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> with relukit.threads(1):
+    ...     y = relukit.relu(np.linspace(-1.0, 1.0, 1_000_000))
+    ...     relukit.get_num_threads()
+    1
+    >>> relukit.config()["thread_limit"] is None           # restored
+    True
     """
     previous = _kernels.get_thread_limit()
     set_num_threads(n)
@@ -54,7 +106,27 @@ def _openmp_description():
 
 
 def config():
-    """Facts about this build and machine as a dict (what ``show_config`` prints)."""
+    """Facts about this build and machine as a dict (what ``show_config`` prints).
+
+    Returns
+    -------
+    dict
+        ``version``, ``numpy``, ``compiler``; ``simd_level`` (the kernel variant in use, set by
+        ``RELUKIT_CPU_LEVEL`` or the CPU), ``simd_available`` and ``simd_built``; ``openmp``;
+        ``threads`` (``get_num_threads()``), ``thread_limit`` (None when not set),
+        ``thread_thresholds`` (elements from which a call is threaded, per kind of op) and
+        ``cpu_count``.
+
+    Examples
+    --------
+    >>> import relukit
+    >>> facts = relukit.config()
+    >>> sorted(facts)  # doctest: +NORMALIZE_WHITESPACE
+    ['compiler', 'cpu_count', 'numpy', 'openmp', 'simd_available', 'simd_built', 'simd_level',
+     'thread_limit', 'thread_thresholds', 'threads', 'version']
+    >>> facts["simd_level"] in facts["simd_available"]
+    True
+    """
     limit = _kernels.get_thread_limit()
     return {
         "version": _build_info.version,
@@ -72,7 +144,21 @@ def config():
 
 
 def show_config():
-    """Print version, SIMD level chosen and available, OpenMP runtime, threads and thresholds."""
+    """Print version, SIMD level chosen and available, OpenMP runtime, threads and thresholds.
+
+    The same facts as ``config()``, one a line; ``python -m relukit info`` prints them too.
+
+    Examples
+    --------
+    >>> import relukit
+    >>> relukit.show_config()  # doctest: +ELLIPSIS
+    version            ...
+    numpy              ...
+    compiler           ...
+    simd_level         ...
+    thread_thresholds  memory ops from ... elements, compute ops from ... elements
+    cpu_count          ...
+    """
     facts = config()
     facts["thread_thresholds"] = ", ".join(
         f"{work} ops from {n:,} elements" for work, n in facts["thread_thresholds"].items()

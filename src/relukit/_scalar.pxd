@@ -14,7 +14,7 @@ from libc.math cimport sqrt, fabs, copysign, INFINITY
 
 from _vecmath cimport real, vexp, vexpm1, vlog1p, vtanh, verfc, vsigmoid, vsoftplus
 from libc.stdint cimport uint64_t
-from _vecmath cimport _k, _exp_mant, _ldexp, rk_vm_bits_f64, rk_vm_f64_bits
+from _vecmath cimport _k, _exp_mant, _ldexp, _log1p_core, rk_vm_bits_f64, rk_vm_f64_bits
 
 
 cdef inline real keep_nan(real x, real value) noexcept nogil:
@@ -220,179 +220,98 @@ cdef inline real squareplus_backward_from_output(real g, real y, real b) noexcep
 # cancellation or to an amplified rounding of an argument, it is computed in double and rounded
 # once (`wide` locals); float64 uses forms that avoid the loss.
 
-# ---- sigmoid: 1 / (1 + e^-x); derivative sigmoid(x) sigmoid(-x) -----------------------------------
-cdef inline real sigmoid_forward(real x) noexcept nogil:
-    return vsigmoid(x)
-
-cdef inline real sigmoid_backward(real g, real x) noexcept nogil:
-    # sigmoid(x) sigmoid(-x), not y (1 - y), which cancels as y -> 1. float32 runs in double, so
-    # that a huge g times a derivative below float32's range still comes out right
-    cdef double w = x
-    if real is float:
-        return keep_nan(x, <real>(g * (vsigmoid(w) * vsigmoid(-w))))
-    return keep_nan(x, g * (vsigmoid(x) * vsigmoid(-x)))
-
-cdef inline real sigmoid_backward_from_output(real g, real y) noexcept nogil:
-    return keep_nan(y, g * (y * (1 - y)))
-
-# ---- tanh; derivative sech(x)**2 ---------------------------------------------------------------------
-cdef inline real tanh_forward(real x) noexcept nogil:
-    return vtanh(x)
-
-cdef inline real tanh_backward(real g, real x) noexcept nogil:
-    # sech^2 = 4t / (1 + t)^2 with t = e^(-2|x|) <= 1: no 1 - tanh^2 cancellation, no overflow;
-    # float32 runs in double (a huge g times a derivative below float32's range)
-    cdef double t = vexp(-2 * fabs(<double>x)) if real is float else vexp(-2 * fabs(x))
-    return keep_nan(x, <real>(g * (4 * t / ((1 + t) * (1 + t)))))
-
-cdef inline real tanh_backward_from_output(real g, real y) noexcept nogil:
-    return keep_nan(y, g * ((1 - y) * (1 + y)))
-
-# ---- tanhshrink: x - tanh(x); derivative tanh(x)**2 -------------------------------------------------
-cdef inline double tanhshrink_near_zero(double x) noexcept nogil:
-    """x - tanh(x) for |x| < 2, where the difference loses up to 3/x^2 of its bits. Lambert's
-    continued fraction tanh x = x / (1 + q), q = x^2 / (3 + x^2 / (5 + ...)), gives
-    x - tanh x = x q / (1 + q) with every term positive: nothing cancels. 10 levels reach full
-    double precision on (0, 2] (measured: within 3 ULP against mpmath)."""
-    cdef double x2 = x * x, q = 0
-    cdef int k
-    for k in range(10, 0, -1):
-        q = x2 / (2 * k + 1 + q)
-    return x * q / (1 + q)
-
-cdef inline real tanhshrink_forward(real x) noexcept nogil:
-    cdef double wide = x
-    return <real>(tanhshrink_near_zero(wide) if fabs(wide) < 2 else wide - vtanh(wide))
-
-cdef inline real tanhshrink_backward(real g, real x) noexcept nogil:
-    cdef double t = vtanh(<double>x) if real is float else vtanh(x)
-    return keep_nan(x, <real>((g * t) * t))          # g first: t * t alone may underflow
-
-# ---- elu: x > 0 ? x : alpha expm1(x); derivative 1 or alpha e^x (alpha at 0) ------------------------
-cdef inline real elu_forward(real x, real alpha) noexcept nogil:
-    return x if x > 0 else alpha * vexpm1(x)
-
-cdef inline real elu_backward(real g, real x, real alpha) noexcept nogil:
-    # float32 runs in double: g alpha e^x may be in range where e^x is not
-    cdef double e = vexp(<double>x) if real is float else vexp(x), ga = <double>g * alpha
-    # |g| >= 1: alpha e^x first, so that g alpha cannot overflow on the way (e^x <= 1)
-    return keep_nan(x, g if x > 0 else <real>(g * (alpha * e) if fabs(ga) > 1e300 else ga * e))
-
-cdef inline real elu_backward_from_output(real g, real y, real alpha) noexcept nogil:
-    # for alpha >= 0: y <= 0 exactly where x <= 0, and alpha e^x = y + alpha there
-    return keep_nan(y, g if y > 0 else g * (y + alpha))
-
-# ---- selu: scale * elu(x, alpha) with fixed constants ------------------------------------------------
-cdef inline real selu_forward(real x) noexcept nogil:
-    return <real>1.0507009873554804934193349852946 * (
-        x if x > 0 else <real>1.6732632423543772848170429916717 * vexpm1(x))
-
-cdef inline real selu_backward(real g, real x) noexcept nogil:
-    cdef double e = vexp(<double>x) if real is float else vexp(x)
-    cdef double ga = <double>g * 1.7580993408473768599402175208123
-    return keep_nan(x, g * <real>1.0507009873554804934193349852946 if x > 0 else
-                    <real>(g * (1.7580993408473768599402175208123 * e) if fabs(ga) > 1e300 else ga * e))
-
-cdef inline real selu_backward_from_output(real g, real y) noexcept nogil:
-    # y + scale * alpha cancels as y -> -scale * alpha; the constant is carried as two doubles
-    # (high and low parts) so that the sum is exact there (Sterbenz)
-    cdef double d = (<double>y + 1.7580993408473768) + 1.41535193800845e-17
-    return keep_nan(y, g * <real>1.0507009873554804934193349852946 if y > 0 else <real>(g * d))
-
-# ---- celu: max(0, x) + min(0, alpha expm1(x / alpha)); derivative 1 or e^(x / alpha) ---------------
-cdef inline real celu_forward(real x, real alpha) noexcept nogil:
-    # float32 runs in double: the rounding of x / alpha is amplified by |x / alpha| in expm1
-    cdef double w = x
-    if real is float:
-        return x if x > 0 else <real>(alpha * vexpm1(w / alpha))
-    return x if x > 0 else alpha * vexpm1(x / alpha)
-
-cdef inline real celu_backward(real g, real x, real alpha) noexcept nogil:
-    cdef double e = vexp(<double>x / alpha) if real is float else vexp(x / alpha)
-    return keep_nan(x, g if x > 0 else <real>(g * e))
-
-cdef inline real celu_backward_from_output(real g, real y, real alpha) noexcept nogil:
-    # for alpha > 0: e^(x / alpha) = (y + alpha) / alpha where y <= 0; y + alpha is exact as
-    # y -> -alpha (Sterbenz), where y / alpha + 1 would cancel
-    cdef double w = y
-    return keep_nan(y, g if y > 0 else <real>(g * ((w + alpha) / alpha)))   # the ratio is <= 1
-
-# ---- softplus: log1p(e^(beta x)) / beta, x above the threshold; derivative sigmoid(beta x) ----------
-cdef inline real softplus_forward(real x, real beta, real threshold) noexcept nogil:
-    # float32 runs in double: the rounding of beta x is amplified by |beta x| in the tail
-    cdef double w = x
-    if real is float:
-        return x if x * beta > threshold else <real>(vsoftplus(w * beta) / beta)
-    return x if x * beta > threshold else vsoftplus(x * beta) / beta
-
-cdef inline real softplus_backward(real g, real x, real beta, real threshold) noexcept nogil:
-    cdef double s = vsigmoid(<double>x * beta) if real is float else vsigmoid(x * beta)
-    return keep_nan(x, g if x * beta > threshold else <real>(g * s))
-
-cdef inline real softplus_backward_from_output(real g, real y, real beta, real threshold) noexcept nogil:
-    # e^(beta y) = 1 + e^(beta x), so sigmoid(beta x) = 1 - e^(-beta y) = -expm1(-beta y)
-    cdef double s = -vexpm1(-beta * <double>y) if real is float else -vexpm1(-beta * y)
-    return keep_nan(y, g if y * beta > threshold else <real>(g * s))
-
-# ---- logsigmoid: -softplus(-x); derivative sigmoid(-x) -----------------------------------------------
-cdef inline real logsigmoid_forward(real x) noexcept nogil:
-    return -vsoftplus(-x)
-
-cdef inline real logsigmoid_backward(real g, real x) noexcept nogil:
-    cdef double s = vsigmoid(-<double>x) if real is float else vsigmoid(-x)
-    return keep_nan(x, <real>(g * s))
-
-cdef inline real logsigmoid_backward_from_output(real g, real y) noexcept nogil:
-    # e^y = sigmoid(x), so sigmoid(-x) = 1 - e^y = -expm1(y)
-    return keep_nan(y, g * -vexpm1(y))
-
-cdef inline double sigmoid_of_product(double x, double beta) noexcept nogil:
-    """sigmoid(beta x) where the rounding of beta x is put back to first order
-    (sigmoid' = s (1 - s)): in the tail it would cost up to |beta x| ULP. Exact when beta = 1.
-    (The float32 paths of silu; float64 has its own, below.)"""
-    cdef double bx = x * beta
-    cdef double err = product_error(x, beta, bx) if fabs(bx) < 800 else 0.0
-    return vsigmoid(bx) * (1 + err * vsigmoid(-bx))
-
-# ==== float64 silu, mish, gelu and gelu-tanh ========================================================
-# float32 computes these in double and rounds once, which is plenty. float64 needs more care:
-# - each derivative has a zero at a negative t0, where its formula is a sum of O(1) terms that
-#   cancels: the relative error grows like 1/|d'(t0) (t - t0)|, without bound (1e3 ULP at
-#   |t - t0| = 1e-3 was measured for all four, 1e12 ULP at 1e-12).
+# ---- float64 pieces: exponent folding, carried argument errors -------------------------------------
+# float32 computes in double and rounds once, which is plenty. float64 needs more care:
+# - silu, mish, gelu and gelu-tanh derivatives have a zero at a negative t0, where their formula is
+#   a sum of O(1) terms that cancels: the relative error grows like 1/|d'(t0) (t - t0)|, without
+#   bound (1e3 ULP at |t - t0| = 1e-3 was measured for all four, 1e12 ULP at 1e-12).
 #   In a window around t0 the kernels use d = h q(s), h = t - t0 formed to half an ULP from t0 as
 #   three doubles, q a minimax polynomial relative to d / h (tools/root_expansions.py makes them and
 #   says how; the windows are where the direct formulas below would exceed ~2.5 ULP);
 # - one exponential per element, e = e^(-|t|) = m 2^k read as its mantissa m and exponent k, so the
-#   negative tail is scaled by 2^k only at the very end, together with the exponent of the factor
-#   in front (g, or x for the forward): one rounding even where e^t is subnormal or below the
-#   subnormals but g e^t or x e^t is not (x e^x near x = -745 would otherwise lose up to |x|/2 ULP
-#   to the rounding of e^x; g = 1e300 times a derivative of 1e-400 is 1e-100, not 0). Arguments
-#   carry their own rounding error (beta x, the cubic of gelu-tanh, x^2/2) into the reduction;
+#   tail is scaled by 2^k only at the very end, together with the exponent of the factor in front
+#   (g, or x for the forward): one rounding even where e^t is subnormal or below the subnormals but
+#   g e^t or x e^t is not (x e^x near x = -745 would otherwise lose up to |x|/2 ULP to the rounding
+#   of e^x; g = 1e300 times a derivative of 1e-400 is 1e-100, not 0). Every backward whose
+#   derivative can leave the normal range does this (times_exp, times_sigmoid,
+#   times_sigmoid_slope, sigmoid_slope);
+# - arguments carry their own rounding error (beta x, x / alpha, the cubic of gelu-tanh, x^2/2)
+#   into the reduction: e^t amplifies a relative error of t by |t| (hundreds of ULP near 700);
 # - roundings are counted: Fast2Sum/TwoSum and Dekker's product recover the ones that matter.
 # Measured against mpmath (float64; per op ~24000 points concentrated at the zeros, plus the window
 # edges, [-1000, 1000], the subnormal tails and |x| up to 1e300): max 2.6 ULP for every forward
-# and backward with g = 1, relative error below 3.2 * 2^-53, so g d stays within 4 ULP for any g
-# (3.3 measured with g from the subnormals up to 2^1023).
+# and backward of silu, mish, gelu, gelu-tanh with g = 1, relative error below 3.2 * 2^-53, so g d
+# stays within 4 ULP for any g (3.3 measured with g from the subnormals up to 2^1023).
 
 cdef inline double exp_arg(double a) noexcept nogil:
     # below -1500 even 2^1024 e^a (times anything these ops put in front) rounds to 0
     return -1500.0 if a < -1500.0 else a
 
 cdef inline double ldexp_small(double p, double kf) noexcept nogil:
-    # p 2^kf for |p| < 2^100 and integral kf <= 0: below -1100 the result is 0 and stays it
-    # (_ldexp itself needs kf >= -2044)
+    # p 2^kf for |p| < 2^100 and integral kf: below -1100 the result is 0 and stays it, above 1100
+    # it is inf (_ldexp itself needs -2044 <= kf <= 2046)
+    kf = 1100.0 if kf > 1100.0 else kf
     return _ldexp(p, -1100.0 if kf < -1100.0 else kf)
 
+cdef inline double split_exponent(double p, double *pe) noexcept nogil:
+    """m with p = m 2^pe, 1 <= |m| < 2, for finite nonzero p, subnormals included (they are
+    scaled by 2^64 first)."""
+    cdef double sub = 18446744073709551616.0 if fabs(p) < 2.2250738585072014e-308 else 1.0
+    cdef uint64_t bits = rk_vm_bits_f64(p * sub)
+    pe[0] = rk_vm_f64_bits(((bits >> 52) & <uint64_t>0x7FF) + <uint64_t>0x4338000000000000) - (6755399441055744.0 + 1023.0) - (64.0 if sub > 1.0 else 0.0)
+    return copysign(rk_vm_f64_bits((bits & <uint64_t>0x000FFFFFFFFFFFFF) | <uint64_t>0x3FF0000000000000), p)
+
 cdef inline double scale_product(double p, double y, double kf) noexcept nogil:
-    """p y 2^kf with one rounding (p y's), for |y| < 2^100 and integral kf <= 0: p's exponent
-    joins kf, so neither y 2^kf underflowing nor p y overflowing loses anything. For p zero,
-    subnormal, inf or NaN it is p (y 2^kf)."""
-    cdef uint64_t bits = rk_vm_bits_f64(p)
-    cdef double pm = copysign(rk_vm_f64_bits((bits & <uint64_t>0x000FFFFFFFFFFFFF) | <uint64_t>0x3FF0000000000000), p)
-    cdef double pe = rk_vm_f64_bits(((bits >> 52) & <uint64_t>0x7FF) + <uint64_t>0x4338000000000000) - (6755399441055744.0 + 1023.0)
+    """p y 2^kf with one rounding (p y's), for 2^-100 < |y| < 2^100 (or y = 0) and integral kf:
+    p's exponent joins kf, so neither y 2^kf leaving the normal range nor p y overflowing loses
+    anything. For p zero, inf or NaN it is p y (p zero: 0 times a finite number) or p (y 2^kf)."""
+    cdef double pe
+    cdef double pm = split_exponent(p, &pe)
     cdef double k = pe + kf
     k = -1200.0 if k < -1200.0 else k                 # |pm y| < 2^101: 0 from here on
-    return _ldexp(pm * y, k) if (fabs(p) >= 2.2250738585072014e-308) & (fabs(p) < INFINITY) else p * ldexp_small(y, kf)
+    k = 2000.0 if k > 2000.0 else k                   # |pm y| > 2^-100: inf from here on
+    return _ldexp(pm * y, k) if (p != 0) & (fabs(p) < INFINITY) else p * (y if p == 0 else ldexp_small(y, kf))
+
+cdef inline double product_low(double x, double beta, double bx) noexcept nogil:
+    """x beta - bx exactly, for bx = x beta rounded, where it is used (|bx| < 1600), else 0.
+    Dekker needs both factors below 2^995: one above 2^900 (the other is then tiny) is scaled by
+    2^-128 for it, exactly."""
+    cdef double sx = 2.938735877055719e-39 if fabs(x) > 8.452712498170644e+270 else 1.0
+    cdef double sb = 2.938735877055719e-39 if fabs(beta) > 8.452712498170644e+270 else 1.0
+    cdef double err = product_error(x * sx, beta * sb, bx * (sx * sb)) * (1 / (sx * sb))
+    return err if fabs(bx) < 1600 else 0.0
+
+cdef inline double quotient_low(double x, double alpha, double q) noexcept nogil:
+    """x / alpha - q (to first order, exactly enough) for q = x / alpha rounded, where it is used
+    (|q| < 1600, 2^-900 < |alpha| < 2^900), else 0. x - q alpha is exact: q alpha is within an
+    ULP or two of x (Sterbenz), and Dekker recovers the product's rounding."""
+    cdef double p = q * alpha
+    cdef double ok = (fabs(q) < 1600) & (fabs(alpha) > 1.1754943508222875e-271) & (fabs(alpha) < 8.452712498170644e+270)
+    return ((x - p) - product_error(q, alpha, p)) / alpha if ok else 0.0
+
+cdef inline double times_exp(double p, double c, double a, double alo) noexcept nogil:
+    """p c e^(a + alo), alo the rounding error of a, for |c| < 2^100, with 2^k folded into p's
+    exponent (scale_product): exact to a few roundings whatever the range of e^a. Past |a| = 1500
+    the result is 0 or inf (or p times 0 or inf) anyway."""
+    cdef double ac = 1500.0 if a > 1500.0 else exp_arg(a)
+    cdef double kf = _k(ac)
+    cdef double m = _exp_mant(ac, alo if fabs(a) <= 1500.0 else 0.0, kf, 1.0, 0.0)
+    return scale_product(p, c * m, kf) if a < INFINITY else p * (c * a)      # e^inf is inf
+
+cdef inline double times_sigmoid_slope(double p, double c, double t) noexcept nogil:
+    """p c sigmoid(t) sigmoid(-t) = p c e / (1 + e)^2 (c a small power of 2, or 1), e = e^-|t| =
+    m 2^k, with 2^k folded into p's
+    exponent (scale_product). The roundings of D = 1 + e and of D^2 are recovered (TwoSum, Dekker)
+    and put back as a relative correction: m / D^2 (1 - (D^2 true - D^2) / D^2)."""
+    cdef double ac = exp_arg(-fabs(t))
+    cdef double kf = _k(ac)
+    cdef double m = _exp_mant(ac, 0.0, kf, 1.0, 0.0)
+    cdef double e = ldexp_small(m, kf)
+    cdef double D = 1 + e
+    cdef double DD = D * D
+    cdef double dDD = product_error(D, D, DD) + 2 * D * ((1 - D) + e)
+    cdef double q = (c * m) / DD
+    return scale_product(p, q - q * (dDD / DD), kf)
 
 cdef inline double times_sigmoid(double p, double t, double tlo) noexcept nogil:
     """p sigmoid(t + tlo), tlo the rounding error of t. With e = e^-|t| = m 2^k: t < 0 gives
@@ -403,7 +322,7 @@ cdef inline double times_sigmoid(double p, double t, double tlo) noexcept nogil:
     cdef double m = _exp_mant(ac, (-tlo if t >= 0 else tlo) if a >= -1500.0 else 0.0, kf, 1.0, 0.0)
     cdef double e = ldexp_small(m, kf)
     cdef double c = e / (1 + e)
-    cdef double yp = p - p * c
+    cdef double yp = p - p * c if fabs(p) < INFINITY else p * (1 - c)     # inf - inf would be NaN
     return scale_product(p, m - m * c, kf) if t < 0 else yp
 
 cdef inline double sigmoid_slope(double g, double t, double tlo, double v, double vlo) noexcept nogil:
@@ -433,6 +352,197 @@ cdef inline double sigmoid_slope(double g, double t, double tlo, double v, doubl
     # t < 0, e < 1/8: 1 / D^2 = 1 - e (2 + e) / D^2, a correction below 0.21 folded into the sum
     cdef double yt = m * (s1 + (small - (s1 + small) * (e * (2 + e) * inv)))
     return scale_product(g, yt if e < 0.125 else q, kf) if t < 0 else g * (1 - (q - q * (dDD * inv)))
+
+# ---- sigmoid: 1 / (1 + e^-x); derivative sigmoid(x) sigmoid(-x) -----------------------------------
+cdef inline real sigmoid_forward(real x) noexcept nogil:
+    return vsigmoid(x)
+
+cdef inline real sigmoid_backward(real g, real x) noexcept nogil:
+    # sigmoid(x) sigmoid(-x), not y (1 - y), which cancels as y -> 1. float32 runs in double, so
+    # that a huge g times a derivative below float32's range still comes out right; float64 folds
+    # the derivative's exponent into g's
+    cdef double w = x
+    if real is float:
+        return keep_nan(x, <real>(g * (vsigmoid(w) * vsigmoid(-w))))
+    return keep_nan(x, times_sigmoid_slope(g, 1.0, x))
+
+cdef inline real sigmoid_backward_from_output(real g, real y) noexcept nogil:
+    return keep_nan(y, g * (y * (1 - y)))
+
+# ---- tanh; derivative sech(x)**2 ---------------------------------------------------------------------
+cdef inline real tanh_forward(real x) noexcept nogil:
+    return vtanh(x)
+
+cdef inline real tanh_backward(real g, real x) noexcept nogil:
+    # sech^2 = 4t / (1 + t)^2 with t = e^(-2|x|) <= 1: no 1 - tanh^2 cancellation, no overflow;
+    # float32 runs in double (a huge g times a derivative below float32's range); float64 is
+    # 4 sigmoid'(2x), its exponent folded into g's
+    cdef double t
+    if real is float:
+        t = vexp(-2 * fabs(<double>x))
+        return keep_nan(x, <real>(g * (4 * t / ((1 + t) * (1 + t)))))
+    return keep_nan(x, times_sigmoid_slope(g, 4.0, 2 * x))
+
+cdef inline real tanh_backward_from_output(real g, real y) noexcept nogil:
+    return keep_nan(y, g * ((1 - y) * (1 + y)))
+
+# ---- tanhshrink: x - tanh(x); derivative tanh(x)**2 -------------------------------------------------
+cdef inline double tanhshrink_near_zero(double x) noexcept nogil:
+    """x - tanh(x) for |x| < 2, where the difference loses up to 3/x^2 of its bits. Lambert's
+    continued fraction tanh x = x / (1 + q), q = x^2 / (3 + x^2 / (5 + ...)), gives
+    x - tanh x = x q / (1 + q) with every term positive: nothing cancels. 10 levels reach full
+    double precision on (0, 2] (measured: within 3 ULP against mpmath)."""
+    cdef double x2 = x * x, q = 0
+    cdef int k
+    for k in range(10, 0, -1):
+        q = x2 / (2 * k + 1 + q)
+    return x * q / (1 + q)
+
+cdef inline real tanhshrink_forward(real x) noexcept nogil:
+    cdef double wide = x
+    return <real>(tanhshrink_near_zero(wide) if fabs(wide) < 2 else wide - vtanh(wide))
+
+cdef inline real tanhshrink_backward(real g, real x) noexcept nogil:
+    cdef double t = vtanh(<double>x) if real is float else vtanh(x)
+    return keep_nan(x, <real>((g * t) * t))          # g first: t * t alone may underflow
+
+# ---- elu: x > 0 ? x : alpha expm1(x); derivative 1 or alpha e^x (alpha at 0) ------------------------
+cdef inline real elu_forward(real x, real alpha) noexcept nogil:
+    return x if x > 0 else alpha * vexpm1(x)
+
+cdef inline real elu_backward(real g, real x, real alpha) noexcept nogil:
+    # float32 runs in double: g alpha e^x may be in range where e^x is not. float64 folds e^x's
+    # exponent into g's (an alpha beyond 2^100, outside times_exp's range, goes in plainly)
+    cdef double e, ga
+    if real is float:
+        e = vexp(<double>x)
+        ga = <double>g * alpha
+        # |g| >= 1: alpha e^x first, so that g alpha cannot overflow on the way (e^x <= 1)
+        return keep_nan(x, g if x > 0 else <real>(g * (alpha * e) if fabs(ga) > 1e300 else ga * e))
+    e = times_exp(g, alpha, x, 0.0) if fabs(alpha) < 1.2676506002282294e+30 else g * (alpha * vexp(x))
+    return keep_nan(x, g if x > 0 else e)
+
+cdef inline real elu_backward_from_output(real g, real y, real alpha) noexcept nogil:
+    # for alpha >= 0: y <= 0 exactly where x <= 0, and alpha e^x = y + alpha there
+    return keep_nan(y, g if y > 0 else g * (y + alpha))
+
+# ---- selu: scale * elu(x, alpha) with fixed constants ------------------------------------------------
+cdef inline real selu_forward(real x) noexcept nogil:
+    return <real>1.0507009873554804934193349852946 * (
+        x if x > 0 else <real>1.6732632423543772848170429916717 * vexpm1(x))
+
+cdef inline real selu_backward(real g, real x) noexcept nogil:
+    # as elu_backward, with alpha = scale * alpha
+    cdef double e, ga
+    if real is float:
+        e = vexp(<double>x)
+        ga = <double>g * 1.7580993408473768599402175208123
+        return keep_nan(x, g * <real>1.0507009873554804934193349852946 if x > 0 else
+                        <real>(g * (1.7580993408473768599402175208123 * e) if fabs(ga) > 1e300 else ga * e))
+    return keep_nan(x, g * 1.0507009873554804934193349852946 if x > 0 else
+                    times_exp(g, 1.7580993408473768599402175208123, x, 0.0))
+
+cdef inline real selu_backward_from_output(real g, real y) noexcept nogil:
+    # y + scale * alpha cancels as y -> -scale * alpha; the constant is carried as two doubles
+    # (high and low parts) so that the sum is exact there (Sterbenz)
+    cdef double d = (<double>y + 1.7580993408473768) + 1.41535193800845e-17
+    return keep_nan(y, g * <real>1.0507009873554804934193349852946 if y > 0 else <real>(g * d))
+
+# ---- celu: max(0, x) + min(0, alpha expm1(x / alpha)); derivative 1 or e^(x / alpha) ---------------
+cdef inline real celu_forward(real x, real alpha) noexcept nogil:
+    # the rounding of q = x / alpha is amplified by |q| in expm1: float32 runs in double, float64
+    # puts it back to first order, expm1(q + dq) = expm1(q) + e^q dq
+    cdef double w = x, q, dq, em
+    if real is float:
+        return x if x > 0 else <real>(alpha * vexpm1(w / alpha))
+    q = x / alpha
+    dq = quotient_low(x, alpha, q)
+    em = vexpm1(q)
+    em = em + (em + 1) * dq if (dq != 0) & (fabs(em) < INFINITY) else em     # keeps -0.0; inf * 0 would be NaN
+    return x if x > 0 else alpha * em
+
+cdef inline real celu_backward(real g, real x, real alpha) noexcept nogil:
+    # float64: x / alpha's rounding error carried into the reduction, e^q's exponent folded into g's
+    cdef double q
+    if real is float:
+        return keep_nan(x, g if x > 0 else <real>(g * vexp(<double>x / alpha)))
+    q = x / alpha
+    return keep_nan(x, g if x > 0 else times_exp(g, 1.0, q, quotient_low(x, alpha, q)))
+
+cdef inline real celu_backward_from_output(real g, real y, real alpha) noexcept nogil:
+    # for alpha > 0: e^(x / alpha) = (y + alpha) / alpha where y <= 0; y + alpha is exact as
+    # y -> -alpha (Sterbenz), where y / alpha + 1 would cancel
+    cdef double w = y
+    return keep_nan(y, g if y > 0 else <real>(g * ((w + alpha) / alpha)))   # the ratio is <= 1
+
+# ---- softplus: log1p(e^(beta x)) / beta, x above the threshold; derivative sigmoid(beta x) ----------
+cdef inline double softplus_scaled(double t, double tlo, double beta) noexcept nogil:
+    """softplus(t + tlo) / beta, tlo the rounding error of t (the float64 path). With
+    e = e^-|t + tlo| = m 2^k (tlo in the reduction): t + tlo + log1p(e) for t >= 0, log1p(e) for
+    t < 0; below e = 2^-30 that is e (1 - e/2) to 2^-61, and the 2^k goes on last (scale_product),
+    so a result in or beyond the subnormals (a small or large beta) is rounded once."""
+    cdef double a = -fabs(t)
+    cdef double ac = exp_arg(a)
+    cdef double kf = _k(ac)
+    cdef double m = _exp_mant(ac, (-tlo if t >= 0 else tlo) if a >= -1500.0 else 0.0, kf, 1.0, 0.0)
+    cdef double e = ldexp_small(m, kf)
+    cdef double l = _log1p_core(e)
+    cdef double tail = scale_product(m / beta, 1 - 0.5 * e, kf)
+    return (t + (tlo + l)) / beta if t >= 0 else (l / beta if e > 9.313225746154785e-10 else tail)
+
+cdef inline real softplus_forward(real x, real beta, real threshold) noexcept nogil:
+    # the rounding of beta x is amplified by |beta x| in the tail: float32 runs in double, float64
+    # carries it into the reduction
+    cdef double w = x, t
+    if real is float:
+        return x if x * beta > threshold else <real>(vsoftplus(w * beta) / beta)
+    t = x * beta
+    return x if t > threshold else softplus_scaled(t, product_low(x, beta, t), beta)
+
+cdef inline real softplus_backward(real g, real x, real beta, real threshold) noexcept nogil:
+    # float64: beta x's rounding error in the reduction, e's exponent folded into g's
+    cdef double t = <double>x * beta
+    if real is float:
+        return keep_nan(x, g if x * beta > threshold else <real>(g * vsigmoid(t)))
+    return keep_nan(x, g if t > threshold else times_sigmoid(g, t, product_low(x, beta, t)))
+
+cdef inline real softplus_backward_from_output(real g, real y, real beta, real threshold) noexcept nogil:
+    # e^(beta y) = 1 + e^(beta x), so sigmoid(beta x) = 1 - e^(-beta y) = -expm1(-beta y).
+    # float64: below |beta y| = 2^-30 that is beta y (1 - beta y / 2) to 2^-61, formed from the
+    # mantissas of g and y with their exponents added last, so that beta y in the subnormals (or
+    # g beta y beyond them) is not rounded on its own
+    cdef double s = -vexpm1(-beta * <double>y), by = beta * <double>y, gm, ge, ym, ye, tiny
+    if real is float:
+        return keep_nan(y, g if y * beta > threshold else <real>(g * s))
+    gm = split_exponent(g, &ge)
+    ym = split_exponent(y, &ye)
+    ge = ge + ye
+    ge = -1200.0 if ge < -1200.0 else ge                  # |gm beta ym| is O(1) (beta reasonable)
+    tiny = _ldexp((gm * (beta * ym)) * (1 - 0.5 * by), 2000.0 if ge > 2000.0 else ge)
+    tiny = tiny if (fabs(by) < 9.313225746154785e-10) & (g != 0) & (fabs(g) < INFINITY) & (y != 0) else g * s
+    return keep_nan(y, g if y * beta > threshold else tiny)
+
+# ---- logsigmoid: -softplus(-x); derivative sigmoid(-x) -----------------------------------------------
+cdef inline real logsigmoid_forward(real x) noexcept nogil:
+    return -vsoftplus(-x)
+
+cdef inline real logsigmoid_backward(real g, real x) noexcept nogil:
+    # float64: e^-|x|'s exponent folded into g's
+    if real is float:
+        return keep_nan(x, <real>(g * vsigmoid(-<double>x)))
+    return keep_nan(x, times_sigmoid(g, -x, 0.0))
+
+cdef inline real logsigmoid_backward_from_output(real g, real y) noexcept nogil:
+    # e^y = sigmoid(x), so sigmoid(-x) = 1 - e^y = -expm1(y)
+    return keep_nan(y, g * -vexpm1(y))
+
+cdef inline double sigmoid_of_product(double x, double beta) noexcept nogil:
+    """sigmoid(beta x) where the rounding of beta x is put back to first order
+    (sigmoid' = s (1 - s)): in the tail it would cost up to |beta x| ULP. Exact when beta = 1.
+    (The float32 paths of silu; float64 has its own, below.)"""
+    cdef double bx = x * beta
+    cdef double err = product_error(x, beta, bx) if fabs(bx) < 800 else 0.0
+    return vsigmoid(bx) * (1 + err * vsigmoid(-bx))
 
 # Root windows: generated by `python tools/root_expansions.py` (run it to regenerate).
 # ---- silu: zero of the derivative at t0 = -1.278464542761073795109 (t = beta x), (d/g)'(t0) = 0.2178117057198001
@@ -532,13 +642,6 @@ cdef inline double gelu_tanh_root_poly(double s) noexcept nogil:
 
 # ---- silu: x sigmoid(beta x); derivative s (1 + beta x (1 - s)), s = sigmoid(beta x) ----------------
 # float32 runs in double and rounds once; 1 - s is sigmoid(-beta x), without cancellation.
-cdef inline double silu_beta_x_error(double x, double beta, double bx) noexcept nogil:
-    # beta x - bx exactly, where it is used (|bx| < 1600). Dekker needs both factors below 2^995:
-    # one above 2^900 (the other is then tiny) is scaled by 2^-128 for it, exactly
-    cdef double sx = 2.938735877055719e-39 if fabs(x) > 8.452712498170644e+270 else 1.0
-    cdef double sb = 2.938735877055719e-39 if beta > 8.452712498170644e+270 else 1.0
-    cdef double err = product_error(x * sx, beta * sb, bx * (sx * sb)) * (1 / (sx * sb))
-    return err if fabs(bx) < 1600 else 0.0
 
 cdef inline real silu_forward(real x, real beta) noexcept nogil:
     cdef double bx, y
@@ -546,7 +649,7 @@ cdef inline real silu_forward(real x, real beta) noexcept nogil:
         y = x * sigmoid_of_product(x, beta)
     else:
         bx = x * beta
-        y = times_sigmoid(x, bx, silu_beta_x_error(x, beta, bx))
+        y = times_sigmoid(x, bx, product_low(x, beta, bx))
         y = x if (bx > 40) | (x == 0) else (x * 0.0 if bx < -1500 else y)    # keeps -0.0
     return 0 if x == -INFINITY else <real>y          # x = -inf would be -inf * 0 (beta > 0)
 
@@ -560,7 +663,7 @@ cdef inline real silu_backward(real g, real x, real beta) noexcept nogil:
         return keep_nan(x, <real>(g * d))
     else:
         # g d, g taken into the final scaling of the tail (sigmoid_slope)
-        err = silu_beta_x_error(x, beta, bx)
+        err = product_low(x, beta, bx)
         r = sigmoid_slope(g, bx, err, bx, err)
         # next to the zero, beta x = t0 = -1.2784645...: h = beta x - t0 from t0 as three doubles
         # and the rounding error of beta x, the sum of its low parts formed exactly

@@ -1,0 +1,38 @@
+"""The asv suite imports and runs (`asv run --python=same --quick` on its small classes).
+
+Timing is not checked here (performance targets live in the benchmarks); this keeps the suite
+working for the dashboard. It runs asv from the source checkout, so it skips when the tests run
+against an installed package elsewhere, and when asv is not installed."""
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.skipif(not (ROOT / "asv.conf.json").exists(),
+                                reason="needs the source checkout (asv.conf.json)")
+
+
+def asv(*args, tmp_path):
+    pytest.importorskip("asv")
+    # asv keeps its machine file in HOME: a private one, so the user's is never touched
+    env = {**os.environ, "HOME": str(tmp_path), "RELUKIT_ASV_SIZES": "1000"}
+    return subprocess.run([sys.executable, "-m", "asv", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_asv_quick_run(tmp_path):
+    machine = asv("machine", "--yes", tmp_path=tmp_path)
+    assert machine.returncode == 0, machine.stderr
+    check = asv("check", "--python=same", tmp_path=tmp_path)
+    assert check.returncode == 0, check.stdout + check.stderr
+    run = asv("run", "--python=same", "--quick", "--dry-run", "--show-stderr",
+              "-b", "ReluLayouts|CallOverhead", tmp_path=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "failed" not in run.stdout
+    for name in ("ReluLayouts.time_layout", "CallOverhead.time_call"):
+        assert f"{name}" in run.stdout and "ok" in run.stdout

@@ -1,0 +1,50 @@
+"""`python -m relukit bench` runs end to end, and its JSON and plot hold what the table says."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def bench(*args, tmp_path):
+    return subprocess.run([sys.executable, "-m", "relukit", "bench", "--quick", *args],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+
+
+def test_bench_json_rows(tmp_path):
+    out = tmp_path / "rows.json"
+    done = bench("--ops", "relu,sigmoid", "--sizes", "1000,3000", "--dtypes", "float32",
+                 "--peers", "numpy", "--threads", "1", "--json", str(out), tmp_path=tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    assert result["config"]["threads"] == 1
+    cases = {(r["case"], r["n"]) for r in result["rows"]}
+    for case in ("relu", "relu_backward", "sigmoid", "sigmoid_backward", "relu out=",
+                 "relu in place", "relu_backward out=g"):
+        assert {(case, 1000), (case, 3000)} <= cases
+    for row in result["rows"]:
+        assert set(row["seconds"]) == {"relukit", "numpy", "copy"}
+        assert all(t > 0 for t in row["seconds"].values())
+        assert row["best_ratio"] == pytest.approx(row["seconds"]["numpy"] / row["seconds"]["relukit"])
+        assert row["copy_share"] == pytest.approx(row["gbps"] / row["copy_gbps"])
+    assert "relu_backward out=g" in done.stdout
+
+
+def test_bench_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "bench.png"
+    done = bench("--ops", "relu", "--sizes", "1000,2000", "--dtypes", "float64", "--peers", "",
+                 "--plot", str(out), tmp_path=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--ops", "nope"), "unknown ops"),
+    (("--peers", "jax"), "unknown peers"),
+    (("--threads", "0"), "--threads must be at least 1"),
+])
+def test_bench_rejects_bad_arguments(args, message, tmp_path):
+    done = bench(*args, tmp_path=tmp_path)
+    assert done.returncode == 2 and message in done.stderr
