@@ -158,6 +158,8 @@ def _wrapper_paths():
     g = make_data(64, np.float32, seed=2).reshape(4, 16)
     w = np.full(16, 0.25, np.float32)
     out = np.empty_like(x)
+    mask, frozen_mask = np.empty(8, np.uint8), np.empty(8, np.uint8)
+    frozen_mask.flags.writeable = False
     return {
         "rrelu training": (lambda: relukit.rrelu(x, training=True, seed=5, out=out), None,
                            [x, out]),
@@ -172,6 +174,22 @@ def _wrapper_paths():
             lambda: relukit.prelu_weight_grad(g[:2], x, w, axis=1), ValueError, [g, x, w]),
         "gelu tanh": (lambda: relukit.gelu(x, approximate="tanh"), None, [x]),
         "gelu bad approximate": (lambda: relukit.gelu(x, approximate="fast"), ValueError, [x]),
+        "relu_mask": (lambda: relukit.relu_mask(x, out=mask), None, [x, mask]),
+        "relu_mask read-only out": (lambda: relukit.relu_mask(x, out=frozen_mask), ValueError,
+                                    [x, frozen_mask]),
+        "relu_backward_mask": (lambda: relukit.relu_backward_mask(g, mask), None, [g, mask]),
+        "relu_backward_mask short mask": (lambda: relukit.relu_backward_mask(g, mask[:3]),
+                                          ValueError, [g, mask]),
+        "bias_act": (lambda: relukit.bias_act(x, w, "leaky_relu", negative_slope=0.2, out=out),
+                     None, [x, w, out]),
+        "bias_act bad bias": (lambda: relukit.bias_act(x, w[:3]), ValueError, [x, w]),
+        "bias_act unknown act": (lambda: relukit.bias_act(x, w, "nope"), ValueError, [x, w]),
+        "bias_act_backward": (lambda: relukit.bias_act_backward(g, x, w, "gelu"), None,
+                              [g, x, w]),
+        "bias_act_backward shape mismatch": (lambda: relukit.bias_act_backward(g[:2], x, w),
+                                             ValueError, [g, x, w]),
+        "dead_units": (lambda: relukit.dead_units(x, axis=0), None, [x]),
+        "dead_units empty batch": (lambda: relukit.dead_units(x[:0]), ValueError, [x]),
     }
 
 

@@ -462,3 +462,54 @@ def test_spawn_forkserver_and_fork_children(tmp_path):
     assert lines[1:4] == [f"spawn 0 {parent} True", f"forkserver 0 {parent} True",
                           "fork 0 1 True"], (lines, stderr)
     assert lines[4:] == ["fork 0 1 True", "parent again True"], (lines, stderr)
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_non_ufunc_kernels_from_eight_threads_at_once(limit):
+    """The mask, fused bias and reduction kernels (their own OpenMP chunking, not the ufunc loop)
+    give the serial bits when 8 Python threads call them at once on shared read-only operands."""
+    n_threads, rounds = 8, 2
+    rng = np.random.default_rng(21)
+    x = (rng.standard_normal((64, 4099)) * 3).astype(np.float32)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    b = rng.standard_normal(x.shape[1]).astype(np.float32)
+    w = np.full(x.shape[1], 0.2, np.float32)
+    mask = relukit.relu_mask(x)
+    for a in (x, g, b, w, mask):
+        a.flags.writeable = False
+    calls = [
+        lambda: relukit.relu_mask(x),
+        lambda: relukit.relu_backward_mask(g, mask),
+        lambda: relukit.bias_act(x, b, "gelu"),
+        lambda: relukit.bias_act_backward(g, x, b, "silu"),
+        lambda: relukit.prelu_weight_grad(g, x, w, axis=1),
+        lambda: relukit.rrelu(x, training=True, seed=3),
+    ]
+    flat = lambda outs: [a for o in outs for a in (o if isinstance(o, tuple) else (o,))]
+    with relukit.threads(1):
+        expected = flat([call() for call in calls])
+    barrier = threading.Barrier(n_threads, timeout=60)
+    results, errors = [], []
+
+    def worker():
+        try:
+            for _ in range(rounds):
+                barrier.wait()
+                results.append(flat([call() for call in calls]))
+        except BaseException as e:   # reported in the main thread
+            errors.append(e)
+
+    with relukit.threads(limit):
+        threads = [threading.Thread(target=worker) for _ in range(n_threads)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+    assert not any(t.is_alive() for t in threads) and not errors, errors
+    assert len(results) == n_threads * rounds
+    for got in results:
+        for k, (a, e) in enumerate(zip(got, expected)):
+            if a.dtype == np.uint8:                     # a packed mask
+                assert np.array_equal(a, e), f"output {k}"
+            else:
+                assert_same_bits(a, e, f"output {k}")
