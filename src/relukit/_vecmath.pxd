@@ -106,6 +106,14 @@ cdef inline real _k(real x) noexcept nogil:
     else:
         return (x * 1.44269504088896341 + _shift(x)) - _shift(x)
 
+cdef inline arith _exp_poly_f32(arith r) noexcept nogil:
+    # float32's Q(r) (below), also evaluated in double by vexp_f32
+    cdef arith q = <arith><float>1.3835678e-03
+    q = q * r + <arith><float>8.367123e-03
+    q = q * r + <arith><float>4.1667756e-02
+    q = q * r + <arith><float>1.6666539e-01
+    return q * r + <arith><float>4.9999997e-01
+
 cdef inline real _exp_mant(real x, real xlo, real kf, real a, real aneg) noexcept nogil:
     # (a - aneg) + e^r - 1 for r = x + xlo - k ln2, |r| <= ln2/2, rounded once in effect.
     # e^r - 1 = r + r^2 Q(r): Q minimax relative to e^r - 1 on |r| <= ln2/2, degree 4 (float32, fit
@@ -123,11 +131,7 @@ cdef inline real _exp_mant(real x, real xlo, real kf, real a, real aneg) noexcep
         rl = kf * 1.9082149292705877e-10 - xlo
     r = rh - rl
     if real is float:
-        q = <float>1.3835678e-03
-        q = q * r + <float>8.367123e-03
-        q = q * r + <float>4.1667756e-02
-        q = q * r + <float>1.6666539e-01
-        q = q * r + <float>4.9999997e-01
+        q = _exp_poly_f32(r)
     else:
         q = 2.089509238736533e-09
         q = q * r + 2.510858628952569e-08
@@ -163,11 +167,7 @@ cdef inline double vexp_f32(double x) noexcept nogil:
     xc = -700.0 if xc < -700.0 else xc
     cdef double kf = _k(xc)
     cdef double r = (xc - kf * 0.6931471803691238) - kf * 1.9082149292705877e-10
-    cdef double q = <double><float>1.3835678e-03
-    q = q * r + <double><float>8.367123e-03
-    q = q * r + <double><float>4.1667756e-02
-    q = q * r + <double><float>1.6666539e-01
-    q = q * r + <double><float>4.9999997e-01
+    cdef double q = _exp_poly_f32(r)
     # inf where double's e^x is (0 times it is then NaN, as in the float64 path)
     return INFINITY if x > 709.782712893384 else _pow2(kf + 6755399441055744.0) * (1 + (r + (r * r) * q))
 
@@ -293,11 +293,7 @@ cdef inline real vtanh(real x) noexcept nogil:
         t = <float>18.5 if t > <float>18.5 else t
         kf = _k(t)
         r = (t - kf * <float>0.693145751953125) - kf * <float>1.4286068e-06
-        q = <float>1.3835678e-03
-        q = q * r + <float>8.367123e-03
-        q = q * r + <float>4.1667756e-02
-        q = q * r + <float>1.6666539e-01
-        q = q * r + <float>4.9999997e-01
+        q = _exp_poly_f32(r)
         big = <float>1 - <float>2 / (_pow2(kf + _shift(kf)) * (<float>1 + (r + (r * r) * q)) + <float>1)
     else:
         big = 1 - 2 / (vexp(a + a) + 1)
