@@ -287,16 +287,22 @@ cdef inline double quotient_low(double x, double alpha, double q) noexcept nogil
     ULP or two of x (Sterbenz), and Dekker recovers the product's rounding."""
     cdef double p = q * alpha
     cdef double ok = (fabs(q) < 1600) & (fabs(alpha) > 1.1754943508222875e-271) & (fabs(alpha) < 8.452712498170644e+270)
-    return ((x - p) - product_error(q, alpha, p)) / alpha if ok else 0.0
+    cdef double err = ((x - p) - product_error(q, alpha, p)) / alpha   # outside the select: gcc
+    return err if ok else 0.0                                   # leaves a division in a branch as control flow
 
 cdef inline double times_exp(double p, double c, double a, double alo) noexcept nogil:
-    """p c e^(a + alo), alo the rounding error of a, for |c| < 2^100, with 2^k folded into p's
-    exponent (scale_product): exact to a few roundings whatever the range of e^a. Past |a| = 1500
-    the result is 0 or inf (or p times 0 or inf) anyway."""
+    """p c e^(a + alo), alo the rounding error of a, with 2^k and c's exponent folded into p's
+    (scale_product): exact to a few roundings whatever the range of e^a, for any c (a zero,
+    inf or NaN c goes in as it is). Past |a| = 1500 the result is 0 or inf (or p times 0 or inf)
+    anyway."""
+    cdef double ce
+    cdef double cm = split_exponent(c, &ce)
+    cdef double whole = (c != 0) & (fabs(c) < INFINITY)
     cdef double ac = 1500.0 if a > 1500.0 else exp_arg(a)
     cdef double kf = _k(ac)
     cdef double m = _exp_mant(ac, alo if fabs(a) <= 1500.0 else 0.0, kf, 1.0, 0.0)
-    return scale_product(p, c * m, kf) if a < INFINITY else p * (c * a)      # e^inf is inf
+    cdef double r = scale_product(p, (cm if whole else c) * m, kf + (ce if whole else 0.0))
+    return r if a < INFINITY else p * (c * a)      # e^inf is inf
 
 cdef inline double times_sigmoid_slope(double p, double c, double t) noexcept nogil:
     """p c sigmoid(t) sigmoid(-t) = p c e / (1 + e)^2 (c a small power of 2, or 1), e = e^-|t| =
@@ -422,16 +428,15 @@ cdef inline real elu_forward(real x, real alpha) noexcept nogil:
     return x if x > 0 else alpha * vexpm1(x)
 
 cdef inline real elu_backward(real g, real x, real alpha) noexcept nogil:
-    # float32 runs in double: g alpha e^x may be in range where e^x is not. float64 folds e^x's
-    # exponent into g's (an alpha beyond 2^100, outside times_exp's range, goes in plainly)
+    # float32 runs in double: g alpha e^x may be in range where e^x is not. float64 folds the
+    # exponents of e^x and alpha into g's
     cdef double e, ga
     if real is float:
         e = vexp_f32(<double>x)
         ga = <double>g * alpha
         # |g| >= 1: alpha e^x first, so that g alpha cannot overflow on the way (e^x <= 1)
         return keep_nan(x, g if x > 0 else <real>(g * (alpha * e) if fabs(ga) > 1e300 else ga * e))
-    e = times_exp(g, alpha, x, 0.0) if fabs(alpha) < 1.2676506002282294e+30 else g * (alpha * vexp(x))
-    return keep_nan(x, g if x > 0 else e)
+    return keep_nan(x, g if x > 0 else times_exp(g, alpha, x, 0.0))
 
 cdef inline real elu_backward_from_output(real g, real y, real alpha) noexcept nogil:
     # for alpha >= 0: y <= 0 exactly where x <= 0, and alpha e^x = y + alpha there
@@ -469,8 +474,9 @@ cdef inline real celu_forward(real x, real alpha) noexcept nogil:
     q = x / alpha
     dq = quotient_low(x, alpha, q)
     em = vexpm1(q)
-    em = em + (em + 1) * dq if (dq != 0) & (fabs(em) < INFINITY) else em     # keeps -0.0; inf * 0 would be NaN
-    return x if x > 0 else alpha * em
+    dq = em + (em + 1) * dq
+    em = dq if fabs(em) < INFINITY else em                # inf * 0 would be NaN
+    return x if x >= 0 else alpha * em                    # (x = -0.0 stays -0.0)
 
 cdef inline real celu_backward(real g, real x, real alpha) noexcept nogil:
     # float64: x / alpha's rounding error carried into the reduction, e^q's exponent folded into g's
