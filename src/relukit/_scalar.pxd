@@ -12,9 +12,9 @@
 
 from libc.math cimport sqrt, fabs, copysign, INFINITY
 
-from _vecmath cimport real, vexp, vexpm1, vlog1p, vtanh, verfc, vsigmoid, vsoftplus
+from _vecmath cimport real, vexp, vexp_f32, vexpm1, vlog1p, vtanh, verfc, verfc_f32, vsigmoid, vsoftplus
 from libc.stdint cimport uint64_t
-from _vecmath cimport _k, _exp_mant, _ldexp, _log1p_core, rk_vm_bits_f64, rk_vm_f64_bits
+from _vecmath cimport _k, _exp_mant, _ldexp, _log1p_core, _tanh_poly, rk_vm_bits_f64, rk_vm_f64_bits
 
 
 cdef inline real keep_nan(real x, real value) noexcept nogil:
@@ -287,16 +287,22 @@ cdef inline double quotient_low(double x, double alpha, double q) noexcept nogil
     ULP or two of x (Sterbenz), and Dekker recovers the product's rounding."""
     cdef double p = q * alpha
     cdef double ok = (fabs(q) < 1600) & (fabs(alpha) > 1.1754943508222875e-271) & (fabs(alpha) < 8.452712498170644e+270)
-    return ((x - p) - product_error(q, alpha, p)) / alpha if ok else 0.0
+    cdef double err = ((x - p) - product_error(q, alpha, p)) / alpha   # outside the select: gcc
+    return err if ok else 0.0                                   # leaves a division in a branch as control flow
 
 cdef inline double times_exp(double p, double c, double a, double alo) noexcept nogil:
-    """p c e^(a + alo), alo the rounding error of a, for |c| < 2^100, with 2^k folded into p's
-    exponent (scale_product): exact to a few roundings whatever the range of e^a. Past |a| = 1500
-    the result is 0 or inf (or p times 0 or inf) anyway."""
+    """p c e^(a + alo), alo the rounding error of a, with 2^k and c's exponent folded into p's
+    (scale_product): exact to a few roundings whatever the range of e^a, for any c (a zero,
+    inf or NaN c goes in as it is). Past |a| = 1500 the result is 0 or inf (or p times 0 or inf)
+    anyway."""
+    cdef double ce
+    cdef double cm = split_exponent(c, &ce)
+    cdef double whole = (c != 0) & (fabs(c) < INFINITY)
     cdef double ac = 1500.0 if a > 1500.0 else exp_arg(a)
     cdef double kf = _k(ac)
     cdef double m = _exp_mant(ac, alo if fabs(a) <= 1500.0 else 0.0, kf, 1.0, 0.0)
-    return scale_product(p, c * m, kf) if a < INFINITY else p * (c * a)      # e^inf is inf
+    cdef double r = scale_product(p, (cm if whole else c) * m, kf + (ce if whole else 0.0))
+    return r if a < INFINITY else p * (c * a)      # e^inf is inf
 
 cdef inline double times_sigmoid_slope(double p, double c, double t) noexcept nogil:
     """p c sigmoid(t) sigmoid(-t) = p c e / (1 + e)^2 (c a small power of 2, or 1), e = e^-|t| =
@@ -361,9 +367,10 @@ cdef inline real sigmoid_backward(real g, real x) noexcept nogil:
     # sigmoid(x) sigmoid(-x), not y (1 - y), which cancels as y -> 1. float32 runs in double, so
     # that a huge g times a derivative below float32's range still comes out right; float64 folds
     # the derivative's exponent into g's
-    cdef double w = x
+    cdef double e
     if real is float:
-        return keep_nan(x, <real>(g * (vsigmoid(w) * vsigmoid(-w))))
+        e = vexp_f32(-fabs(<double>x))       # e / (1 + e)^2: one exponential, one division
+        return keep_nan(x, <real>(g * (e / ((1 + e) * (1 + e)))))
     return keep_nan(x, times_sigmoid_slope(g, 1.0, x))
 
 cdef inline real sigmoid_backward_from_output(real g, real y) noexcept nogil:
@@ -379,7 +386,7 @@ cdef inline real tanh_backward(real g, real x) noexcept nogil:
     # 4 sigmoid'(2x), its exponent folded into g's
     cdef double t
     if real is float:
-        t = vexp(-2 * fabs(<double>x))
+        t = vexp_f32(-2 * fabs(<double>x))
         return keep_nan(x, <real>(g * (4 * t / ((1 + t) * (1 + t)))))
     return keep_nan(x, times_sigmoid_slope(g, 4.0, 2 * x))
 
@@ -399,28 +406,37 @@ cdef inline double tanhshrink_near_zero(double x) noexcept nogil:
     return x * q / (1 + q)
 
 cdef inline real tanhshrink_forward(real x) noexcept nogil:
-    cdef double wide = x
+    # float32 runs in double: below 0.55 as -x z P(z) from tanh's own polynomial (every term the
+    # same sign), above as x - tanh(x), whose cancellation (at most 11x there) costs nothing after
+    # rounding to float32; one exponential and no continued fraction
+    cdef double wide = x, z = wide * wide, a = fabs(wide)
+    if real is float:
+        return <real>(-wide * (z * _tanh_poly(z)) if a < 0.55 else wide - copysign(1 - 2 / (vexp(a + a) + 1), wide))
     return <real>(tanhshrink_near_zero(wide) if fabs(wide) < 2 else wide - vtanh(wide))
 
 cdef inline real tanhshrink_backward(real g, real x) noexcept nogil:
-    cdef double t = vtanh(<double>x) if real is float else vtanh(x)
-    return keep_nan(x, <real>((g * t) * t))          # g first: t * t alone may underflow
+    # float32 runs in double, tanh's exponential to float32 grade (vexp_f32: nothing cancels here)
+    cdef double a = fabs(<double>x), z = a * a, t
+    if real is float:
+        t = a + a * (z * _tanh_poly(z)) if a < 0.55 else 1 - 2 / (vexp_f32(a + a) + 1)
+        return keep_nan(x, <real>((g * t) * t))       # g first: t * t alone may underflow; t^2 = |t|^2
+    t = vtanh(x)
+    return keep_nan(x, (g * t) * t)
 
 # ---- elu: x > 0 ? x : alpha expm1(x); derivative 1 or alpha e^x (alpha at 0) ------------------------
 cdef inline real elu_forward(real x, real alpha) noexcept nogil:
     return x if x > 0 else alpha * vexpm1(x)
 
 cdef inline real elu_backward(real g, real x, real alpha) noexcept nogil:
-    # float32 runs in double: g alpha e^x may be in range where e^x is not. float64 folds e^x's
-    # exponent into g's (an alpha beyond 2^100, outside times_exp's range, goes in plainly)
+    # float32 runs in double: g alpha e^x may be in range where e^x is not. float64 folds the
+    # exponents of e^x and alpha into g's
     cdef double e, ga
     if real is float:
-        e = vexp(<double>x)
+        e = vexp_f32(<double>x)
         ga = <double>g * alpha
         # |g| >= 1: alpha e^x first, so that g alpha cannot overflow on the way (e^x <= 1)
         return keep_nan(x, g if x > 0 else <real>(g * (alpha * e) if fabs(ga) > 1e300 else ga * e))
-    e = times_exp(g, alpha, x, 0.0) if fabs(alpha) < 1.2676506002282294e+30 else g * (alpha * vexp(x))
-    return keep_nan(x, g if x > 0 else e)
+    return keep_nan(x, g if x > 0 else times_exp(g, alpha, x, 0.0))
 
 cdef inline real elu_backward_from_output(real g, real y, real alpha) noexcept nogil:
     # for alpha >= 0: y <= 0 exactly where x <= 0, and alpha e^x = y + alpha there
@@ -435,7 +451,7 @@ cdef inline real selu_backward(real g, real x) noexcept nogil:
     # as elu_backward, with alpha = scale * alpha
     cdef double e, ga
     if real is float:
-        e = vexp(<double>x)
+        e = vexp_f32(<double>x)
         ga = <double>g * 1.7580993408473768599402175208123
         return keep_nan(x, g * <real>1.0507009873554804934193349852946 if x > 0 else
                         <real>(g * (1.7580993408473768599402175208123 * e) if fabs(ga) > 1e300 else ga * e))
@@ -458,14 +474,15 @@ cdef inline real celu_forward(real x, real alpha) noexcept nogil:
     q = x / alpha
     dq = quotient_low(x, alpha, q)
     em = vexpm1(q)
-    em = em + (em + 1) * dq if (dq != 0) & (fabs(em) < INFINITY) else em     # keeps -0.0; inf * 0 would be NaN
-    return x if x > 0 else alpha * em
+    dq = em + (em + 1) * dq
+    em = dq if fabs(em) < INFINITY else em                # inf * 0 would be NaN
+    return x if x >= 0 else alpha * em                    # (x = -0.0 stays -0.0)
 
 cdef inline real celu_backward(real g, real x, real alpha) noexcept nogil:
     # float64: x / alpha's rounding error carried into the reduction, e^q's exponent folded into g's
     cdef double q
     if real is float:
-        return keep_nan(x, g if x > 0 else <real>(g * vexp(<double>x / alpha)))
+        return keep_nan(x, g if x > 0 else <real>(g * vexp_f32(<double>x / alpha)))
     q = x / alpha
     return keep_nan(x, g if x > 0 else times_exp(g, 1.0, q, quotient_low(x, alpha, q)))
 
@@ -501,9 +518,10 @@ cdef inline real softplus_forward(real x, real beta, real threshold) noexcept no
 
 cdef inline real softplus_backward(real g, real x, real beta, real threshold) noexcept nogil:
     # float64: beta x's rounding error in the reduction, e's exponent folded into g's
-    cdef double t = <double>x * beta
+    cdef double t = <double>x * beta, e
     if real is float:
-        return keep_nan(x, g if x * beta > threshold else <real>(g * vsigmoid(t)))
+        e = vexp_f32(-fabs(t))
+        return keep_nan(x, g if x * beta > threshold else <real>(g * ((e if t < 0 else 1.0) / (1 + e))))
     return keep_nan(x, g if t > threshold else times_sigmoid(g, t, product_low(x, beta, t)))
 
 cdef inline real softplus_backward_from_output(real g, real y, real beta, real threshold) noexcept nogil:
@@ -528,21 +546,15 @@ cdef inline real logsigmoid_forward(real x) noexcept nogil:
 
 cdef inline real logsigmoid_backward(real g, real x) noexcept nogil:
     # float64: e^-|x|'s exponent folded into g's
+    cdef double e
     if real is float:
-        return keep_nan(x, <real>(g * vsigmoid(-<double>x)))
+        e = vexp_f32(-fabs(<double>x))           # sigmoid(-x): e / (1 + e) for x > 0
+        return keep_nan(x, <real>(g * ((e if x > 0 else 1.0) / (1 + e))))
     return keep_nan(x, times_sigmoid(g, -x, 0.0))
 
 cdef inline real logsigmoid_backward_from_output(real g, real y) noexcept nogil:
     # e^y = sigmoid(x), so sigmoid(-x) = 1 - e^y = -expm1(y)
     return keep_nan(y, g * -vexpm1(y))
-
-cdef inline double sigmoid_of_product(double x, double beta) noexcept nogil:
-    """sigmoid(beta x) where the rounding of beta x is put back to first order
-    (sigmoid' = s (1 - s)): in the tail it would cost up to |beta x| ULP. Exact when beta = 1.
-    (The float32 paths of silu; float64 has its own, below.)"""
-    cdef double bx = x * beta
-    cdef double err = product_error(x, beta, bx) if fabs(bx) < 800 else 0.0
-    return vsigmoid(bx) * (1 + err * vsigmoid(-bx))
 
 # Root windows: generated by `python tools/root_expansions.py` (run it to regenerate).
 # ---- silu: zero of the derivative at t0 = -1.278464542761073795109 (t = beta x), (d/g)'(t0) = 0.2178117057198001
@@ -644,9 +656,12 @@ cdef inline double gelu_tanh_root_poly(double s) noexcept nogil:
 # float32 runs in double and rounds once; 1 - s is sigmoid(-beta x), without cancellation.
 
 cdef inline real silu_forward(real x, real beta) noexcept nogil:
-    cdef double bx, y
+    cdef double bx, y, e
     if real is float:
-        y = x * sigmoid_of_product(x, beta)
+        # beta x is exact in double (two 24-bit mantissas): one exponential, one division
+        bx = <double>x * beta
+        e = vexp_f32(-fabs(bx))
+        y = x * ((e if bx < 0 else 1.0) / (1 + e))
     else:
         bx = x * beta
         y = times_sigmoid(x, bx, product_low(x, beta, bx))
@@ -656,9 +671,14 @@ cdef inline real silu_forward(real x, real beta) noexcept nogil:
 cdef inline real silu_backward(real g, real x, real beta) noexcept nogil:
     # past |beta x| = 800 the derivative is exactly 1 or 0 (and an inf x would give inf * 0);
     # float64 keeps the negative tail down to -1500, where g e^(beta x) can still be a number
-    cdef double bx = <double>x * beta, d, err, h, b, bl, r
+    cdef double bx = <double>x * beta, d, err, h, b, bl, r, e, inv
     if real is float:
-        d = sigmoid_of_product(x, beta) * (1 + bx * sigmoid_of_product(x, -beta))
+        # s (1 + beta x s'), s = sigmoid(beta x), s' = sigmoid(-beta x), both from one e^-|beta x|
+        # and one division (beta x is exact in double); next to the zero of the derivative the
+        # cancellation in 1 + beta x s' costs double digits only
+        e = vexp(-fabs(bx))
+        inv = 1 / (1 + e)
+        d = ((e if bx < 0 else 1.0) * inv) * (1 + bx * ((1.0 if bx < 0 else e) * inv))
         d = (1.0 if x > 0 else 0.0) if fabs(bx) > 800 else d
         return keep_nan(x, <real>(g * d))
     else:
@@ -681,7 +701,11 @@ cdef inline real silu_backward(real g, real x, real beta) noexcept nogil:
 cdef inline real mish_forward(real x) noexcept nogil:
     cdef double wide = x, y, a, kf, m, u, xm
     if real is float:
-        y = wide * vtanh(vsoftplus(wide))
+        # one exponential u = e^-|x|: tanh(softplus(x)) = s / (1 + s), s = u (1 + u/2), for x < 0
+        # and (1 + 2u) / (1 + 2u + 2u^2) for x >= 0 (see the float64 notes below)
+        u = vexp_f32(-fabs(wide))
+        a = u * (1 + 0.5 * u)                           # s (one division for both sides)
+        y = wide * ((a if wide < 0 else 1 + 2 * u) / (1 + a if wide < 0 else (1 + 2 * u) + 2 * (u * u)))
     else:
         a = exp_arg(-fabs(wide))
         kf = _k(a)
@@ -697,11 +721,17 @@ cdef inline real mish_forward(real x) noexcept nogil:
 
 cdef inline real mish_backward(real g, real x) noexcept nogil:
     # sech(sp)^2 as 4t / (1 + t)^2 with t = e^(-2 sp) <= 1: no 1 - tanh^2 cancellation (float32)
-    cdef double wide = x, sp, t, d, a, kf, m, u, s1, e1, s, k1, ke, kk, kke, small, n, r, h, hs
+    cdef double wide = x, d, a, kf, m, u, s1, e1, s, k1, ke, kk, kke, small, n, r, h, hs
     if real is float:
-        sp = vsoftplus(wide)
-        t = vexp(-2 * sp)
-        d = vtanh(sp) + wide * vsigmoid(wide) * (4 * t / ((1 + t) * (1 + t)))
+        # the float64 forms below with one exponential u = e^-|x|, in double: next to the zero at
+        # -1.19 the cancellation in N costs double digits only (1 + x is exact)
+        # (x >= 0: 1 + r (2x (1 + u) / n - 1) over the common denominator n^2; one division)
+        u = vexp(-fabs(wide))
+        s = u * (1 + 0.5 * u)
+        n = (1 + 2 * u) + 2 * (u * u)
+        d = ((u * ((1 + wide) + u * ((1.5 + wide) + u * (1 + 0.25 * u))) if wide < 0
+              else n * n + 2 * (u * u) * (2 * wide * (1 + u) - n)) /
+             ((1 + s) * (1 + s) if wide < 0 else n * n))
         d = (1.0 if x > 0 else 0.0) if fabs(wide) > 800 else d
         return keep_nan(x, <real>(g * d))
     else:
@@ -783,7 +813,8 @@ cdef inline double gelu_tail_series(double w) noexcept nogil:
 cdef inline real gelu_erf_forward(real x) noexcept nogil:
     cdef double wide = x, y, z, e, p, sq, a, kf, m, pm
     if real is float:
-        y = wide * gelu_cdf(wide)
+        # x Phi(x) in double, erfc to float32 grade (verfc_f32): a product, nothing cancels
+        y = wide * (0.5 * verfc_f32(-wide * 0.7071067811865476))
     else:
         # x erfc(z) / 2 with the product and the argument correction rounded once at the end
         z = -wide * 0.7071067811865476

@@ -27,6 +27,12 @@ ctypedef fused real:
     float
     double
 
+# float32's erf/erfc fits are also evaluated in double (verfc_f32): their arithmetic type is this one,
+# their coefficients stay the float32 values they were fitted as
+ctypedef fused arith:
+    float
+    double
+
 cdef extern from *:
     """
     #ifndef RK_VECMATH_BITS
@@ -100,6 +106,14 @@ cdef inline real _k(real x) noexcept nogil:
     else:
         return (x * 1.44269504088896341 + _shift(x)) - _shift(x)
 
+cdef inline arith _exp_poly_f32(arith r) noexcept nogil:
+    # float32's Q(r) (below), also evaluated in double by vexp_f32
+    cdef arith q = <arith><float>1.3835678e-03
+    q = q * r + <arith><float>8.367123e-03
+    q = q * r + <arith><float>4.1667756e-02
+    q = q * r + <arith><float>1.6666539e-01
+    return q * r + <arith><float>4.9999997e-01
+
 cdef inline real _exp_mant(real x, real xlo, real kf, real a, real aneg) noexcept nogil:
     # (a - aneg) + e^r - 1 for r = x + xlo - k ln2, |r| <= ln2/2, rounded once in effect.
     # e^r - 1 = r + r^2 Q(r): Q minimax relative to e^r - 1 on |r| <= ln2/2, degree 4 (float32, fit
@@ -117,11 +131,7 @@ cdef inline real _exp_mant(real x, real xlo, real kf, real a, real aneg) noexcep
         rl = kf * 1.9082149292705877e-10 - xlo
     r = rh - rl
     if real is float:
-        q = <float>1.3835678e-03
-        q = q * r + <float>8.367123e-03
-        q = q * r + <float>4.1667756e-02
-        q = q * r + <float>1.6666539e-01
-        q = q * r + <float>4.9999997e-01
+        q = _exp_poly_f32(r)
     else:
         q = 2.089509238736533e-09
         q = q * r + 2.510858628952569e-08
@@ -144,6 +154,22 @@ cdef inline real vexp(real x) noexcept nogil:
     x = _clamp_exp(x)
     cdef real kf = _k(x)
     return _ldexp(_exp_mant(x, 0, kf, 1, 0), kf)
+
+
+# e^x in double for float32 results: float32's polynomial (fit error 2^-26.1 relative to e^r - 1, so
+# below 2^-26 relative to e^x) evaluated in double with double's reduction, and one 2^k (x is clamped
+# to [-700, 700], where 2^k is normal; beyond, e^x times anything a float32 op puts in front is 0 or
+# inf in float32 anyway; past 709.78 it is inf, as double's). Rounded to float32 that is within
+# 0.75 ULP: enough wherever nothing cancels afterwards, and half the polynomial and scaling of
+# vexp's float64 path.
+cdef inline double vexp_f32(double x) noexcept nogil:
+    cdef double xc = 700.0 if x > 700.0 else x
+    xc = -700.0 if xc < -700.0 else xc
+    cdef double kf = _k(xc)
+    cdef double r = (xc - kf * 0.6931471803691238) - kf * 1.9082149292705877e-10
+    cdef double q = _exp_poly_f32(r)
+    # inf where double's e^x is (0 times it is then NaN, as in the float64 path)
+    return INFINITY if x > 709.782712893384 else _pow2(kf + 6755399441055744.0) * (1 + (r + (r * r) * q))
 
 
 # ---- expm1 --------------------------------------------------------------------------------------
@@ -232,10 +258,9 @@ cdef inline real vlog1p(real x) noexcept nogil:
 # error 2^-29.7; float64 degree 10, 2^-60.6). Above, 1 - 2/(e^{2a} + 1): e^{2a} = inf past 44 (f32)
 # / 355 (f64) gives exactly 1, never inf/inf. The sign goes back on last, so tanh(-0.0) = -0.0.
 # Measured max error: float32 1.50, float64 1.48 ULP.
-cdef inline real vtanh(real x) noexcept nogil:
-    cdef real a = _abs(x)
-    cdef real z = a * a
-    cdef real p, big
+cdef inline real _tanh_poly(real z) noexcept nogil:
+    # P(z), z = a^2: tanh(a) = a + a z P(z) for a < 0.55 (so a - tanh(a) = -a z P(z), no cancellation)
+    cdef real p
     if real is float:
         p = <float>-6.242849e-03
         p = p * z + <float>2.1050714e-02
@@ -254,8 +279,25 @@ cdef inline real vtanh(real x) noexcept nogil:
         p = p * z + -0.05396825396373657
         p = p * z + 0.1333333333332658
         p = p * z + -0.333333333333333
-    big = <real>1 - <real>2 / (vexp(a + a) + <real>1)
-    return _copysign(a + a * (z * p) if a < <real>0.55 else big, x)
+    return p
+
+cdef inline real vtanh(real x) noexcept nogil:
+    cdef real a = _abs(x)
+    cdef real z = a * a
+    cdef real big, t, kf, r, q
+    if real is float:
+        # float32 rounds tanh to 1 from a = 9.01 on, so 2a is clamped to 18.5 (NaN passes): 2^k is
+        # one normal power (k <= 27) and e^r = 1 + (r + r^2 Q(r)) is summed plainly, the compensated
+        # sums of _exp_mant left out (the error of e^2a reaches tanh damped by 2e/(e^2 - 1) <= 0.75)
+        t = a + a
+        t = <float>18.5 if t > <float>18.5 else t
+        kf = _k(t)
+        r = (t - kf * <float>0.693145751953125) - kf * <float>1.4286068e-06
+        q = _exp_poly_f32(r)
+        big = <float>1 - <float>2 / (_pow2(kf + _shift(kf)) * (<float>1 + (r + (r * r) * q)) + <float>1)
+    else:
+        big = 1 - 2 / (vexp(a + a) + 1)
+    return _copysign(a + a * (z * _tanh_poly(z)) if a < <real>0.55 else big, x)
 
 
 # ---- sigmoid, softplus --------------------------------------------------------------------------
@@ -300,15 +342,20 @@ cdef inline real vsoftplus(real x) noexcept nogil:
 # --param=max-inline-insns-single=1000 (REPORT.md). float32 (~140) is inlined either way.
 # Measured max error: erf float32 1.63, float64 1.28; erfc float32 2.78,
 # float64 2.44 ULP.
+cdef inline arith _erf_small_f32(arith a) noexcept nogil:
+    cdef arith z = a * a
+    cdef arith q = <arith><float>4.71916e-03
+    q = q * z + <arith><float>-2.675826e-02
+    q = q * z + <arith><float>1.1282851e-01
+    q = q * z + <arith><float>-3.761261e-01
+    q = q * z + <arith><float>1.2837917e-01
+    return a + a * q
+
 cdef inline real _erf_small(real a) noexcept nogil:
     cdef real z = a * a
     cdef real q
     if real is float:
-        q = <float>4.71916e-03
-        q = q * z + <float>-2.675826e-02
-        q = q * z + <float>1.1282851e-01
-        q = q * z + <float>-3.761261e-01
-        q = q * z + <float>1.2837917e-01
+        return _erf_small_f32(a)
     else:
         q = 1.4722562216470997e-06
         q = q * z + -1.4845522390747939e-05
@@ -334,6 +381,31 @@ cdef inline real _sel5(real a, real v0, real v1, real v2, real v3, real v4) noex
     v0 = v3 if a >= <real>2 else v0
     return v4 if a >= <real>3 else v0
 
+cdef inline arith _erfcx_f32(arith a, arith w) noexcept nogil:
+    # erfc(a) e^(a^2) for 0.5 <= a (w = 1/a^2): float32's pieces and tail
+    cdef arith d, g, mid, h
+    d = a - _sel3(a, <arith><float>0.875, <arith><float>1.75, <arith><float>2.875)
+    g = _sel3(a, <arith><float>1.6102988e-03, <arith><float>1.1987801e-04, <arith><float>6.9898424e-06)
+    g = g * d + _sel3(a, <arith><float>-4.2541213e-03, <arith><float>-3.672694e-04, <arith><float>-2.8380484e-05)
+    g = g * d + _sel3(a, <arith><float>9.928229e-03, <arith><float>1.0363489e-03, <arith><float>1.0437684e-04)
+    g = g * d + _sel3(a, <arith><float>-2.2908416e-02, <arith><float>-3.0154884e-03, <arith><float>-3.938691e-04)
+    g = g * d + _sel3(a, <arith><float>4.9827684e-02, <arith><float>8.404571e-03, <arith><float>1.4467195e-03)
+    g = g * d + _sel3(a, <arith><float>-1.0091487e-01, <arith><float>-2.2260472e-02, <arith><float>-5.145086e-03)
+    g = g * d + _sel3(a, <arith><float>1.8795694e-01, <arith><float>5.5763625e-02, <arith><float>1.768547e-02)
+    g = g * d + _sel3(a, <arith><float>-3.158339e-01, <arith><float>-1.3097633e-01, <arith><float>-5.8563292e-02)
+    g = g * d
+    mid = _sel3(a, <arith><float>4.6431157e-01, <arith><float>2.8497222e-01, <arith><float>1.8605493e-01) + (_sel3(a, <arith><float>1.3273546e-08, <arith><float>1.407818e-08, <arith><float>4.593567e-09) + g)
+    h = <arith><float>2.1906918e+02
+    h = h * w + <arith><float>-5.1386894e+01
+    h = h * w + <arith><float>-1.1581016e+00
+    h = h * w + <arith><float>2.725577e+00
+    h = h * w + <arith><float>-1.0222065e+00
+    h = h * w + <arith><float>4.2241383e-01
+    h = h * w + <arith><float>-2.8208724e-01
+    h = h * w + <arith><float>5.6418955e-01
+    mid = mid if a < <arith><float>3.5 else h / a
+    return mid
+
 cdef inline real _erfc_big(real a) noexcept nogil:
     # erfc(a) for a >= 0.5 (any a >= 0 computes without NaN; NaN stays NaN)
     cdef real ah, al, hi, lo, x, kf, d, g, mid, w, h
@@ -351,26 +423,7 @@ cdef inline real _erfc_big(real a) noexcept nogil:
     kf = _k(x)
     w = <real>1 / hi
     if real is float:
-        d = a - _sel3(a, <float>0.875, <float>1.75, <float>2.875)
-        g = _sel3(a, <float>1.6102988e-03, <float>1.1987801e-04, <float>6.9898424e-06)
-        g = g * d + _sel3(a, <float>-4.2541213e-03, <float>-3.672694e-04, <float>-2.8380484e-05)
-        g = g * d + _sel3(a, <float>9.928229e-03, <float>1.0363489e-03, <float>1.0437684e-04)
-        g = g * d + _sel3(a, <float>-2.2908416e-02, <float>-3.0154884e-03, <float>-3.938691e-04)
-        g = g * d + _sel3(a, <float>4.9827684e-02, <float>8.404571e-03, <float>1.4467195e-03)
-        g = g * d + _sel3(a, <float>-1.0091487e-01, <float>-2.2260472e-02, <float>-5.145086e-03)
-        g = g * d + _sel3(a, <float>1.8795694e-01, <float>5.5763625e-02, <float>1.768547e-02)
-        g = g * d + _sel3(a, <float>-3.158339e-01, <float>-1.3097633e-01, <float>-5.8563292e-02)
-        g = g * d
-        mid = _sel3(a, <float>4.6431157e-01, <float>2.8497222e-01, <float>1.8605493e-01) + (_sel3(a, <float>1.3273546e-08, <float>1.407818e-08, <float>4.593567e-09) + g)
-        h = <float>2.1906918e+02
-        h = h * w + <float>-5.1386894e+01
-        h = h * w + <float>-1.1581016e+00
-        h = h * w + <float>2.725577e+00
-        h = h * w + <float>-1.0222065e+00
-        h = h * w + <float>4.2241383e-01
-        h = h * w + <float>-2.8208724e-01
-        h = h * w + <float>5.6418955e-01
-        mid = mid if a < <float>3.5 else h / a
+        mid = _erfcx_f32(a, w)
     else:
         d = a - _sel5(a, 0.75, 1.25, 1.75, 2.5, 3.5)
         g = _sel5(a, 4.66750589288081e-06, 3.933505498274358e-07, 2.5266286229744543e-08, 4.027429250452377e-09, 1.6546978063476954e-10)
@@ -416,3 +469,17 @@ cdef inline real verfc(real x) noexcept nogil:
     cdef real big = _erfc_big(a)
     big = big if x > <real>0 else <real>2 - big
     return <real>1 - _copysign(_erf_small(a), x) if a < <real>0.5 else big
+
+# erfc for float32 results, in double: float32's fits evaluated in double (fit errors 2^-28.6 and
+# below) with vexp_f32 for e^(-a^2) (a^2 rounded in double costs a^2 2^-53 <= 2^-46): within 2^-25.5
+# relative, so rounded to float32 within 0.8 ULP. Neither a^2 nor the argument need carrying: their
+# double roundings, amplified by 2a^2 <= 242, stay below 2^-45. Half the cost of verfc's float64
+# path, and no cancelling use may follow (x Phi(x) is a product).
+cdef inline double verfc_f32(double x) noexcept nogil:
+    cdef double a = fabs(x)
+    cdef double ac = 11.0 if a > 11.0 else a              # erfc is 0 in float32 beyond 10.06
+    cdef double hi = ac * ac
+    cdef double big = _erfcx_f32(ac, 1 / hi) * vexp_f32(-hi)
+    big = 0.0 if a > 11.0 else big                        # (not erfc(11): double holds it)
+    big = big if x > 0 else 2 - big
+    return 1 - copysign(_erf_small_f32(a), x) if a < 0.5 else big
