@@ -21,8 +21,6 @@ cdef extern from "_rk.h" nogil:
     int rk_omp_max_threads()
     const int rk_openmp_version
     bint rk_page_untouched(const char* p)
-    void rk_stream(char* dst, const char* src, size_t n)
-    void rk_stream_fence()
     void rk_load_half(const char* src, npy_intp step, float* dst, npy_intp n)
     void rk_store_half(const float* src, char* dst, npy_intp step, npy_intp n)
     void rk_load_float(const char* src, npy_intp step, float* dst, npy_intp n)
@@ -35,7 +33,6 @@ cdef enum:
     BLOCK = 256          # elements per gather block: all buffers of one block stay in L1
     CHUNK_ALIGN = 64     # chunk starts are multiples of this many elements (full cache lines)
     FRESH_CHECK = 1 << 22  # output bytes from which a fresh (never touched) output is looked for
-    STREAM_DOUBLES = 1024  # a block of output (8 KiB) computed into a stack buffer, then streamed
 
 cdef enum Storage:
     STORE_HALF
@@ -57,9 +54,6 @@ cdef struct LoopSpec:
 # thread. The effective count is read on every call, so OMP_NUM_THREADS and threadpoolctl (which set
 # the calling thread's OpenMP value) take effect too.
 cdef int thread_limit = 1 << 30
-# Output bytes from which out-of-place results are written with streaming stores (in place, the
-# output's lines are in cache already)
-cdef npy_intp stream_bytes = 1 << 62
 cdef npy_intp thresholds[WORK_CLASSES]
 
 cdef inline int effective_threads() noexcept nogil:
@@ -155,37 +149,18 @@ cdef enum Path:
     SCALAR_PARAMS
     BLOCKED
 
-cdef void run_streamed(kernel_fn kernel, const LoopSpec* spec, char** piece,
-                       const npy_intp* steps, npy_intp n) noexcept nogil:
-    """The kernel writes blocks into an L1-resident buffer that non-temporal stores copy out."""
-    cdef double buffer[STREAM_DOUBLES]
-    cdef npy_intp size = itemsize(spec.storage), block = STREAM_DOUBLES * 8 // size, m, start = 0
-    cdef char* out = piece[spec.nin]
-    cdef int k
-    piece[spec.nin] = <char*>buffer
-    while start < n:
-        m = n - start if n - start < block else block
-        kernel(piece, m)
-        rk_stream(out + start * size, <char*>buffer, m * size)
-        for k in range(spec.nin):
-            piece[k] += m * steps[k]
-        start += m
-    rk_stream_fence()
-
-cdef inline void run_piece(const LoopSpec* spec, Path path, bint stream, char** args,
-                           const npy_intp* steps, npy_intp start, npy_intp n) noexcept nogil:
+cdef inline void run_piece(const LoopSpec* spec, Path path, char** args, const npy_intp* steps,
+                           npy_intp start, npy_intp n) noexcept nogil:
     cdef char* piece[MAX_ARGS]
     cdef int k
     for k in range(spec.nin + 1):
         piece[k] = args[k] + start * steps[k]
-    if path == BLOCKED:
-        run_blocked(spec, piece, steps, n)
-        return
-    cdef kernel_fn kernel = spec.contiguous if path == CONTIGUOUS else spec.scalar_params
-    if stream:
-        run_streamed(kernel, spec, piece, steps, n)
+    if path == CONTIGUOUS:
+        spec.contiguous(piece, n)
+    elif path == SCALAR_PARAMS:
+        spec.scalar_params(piece, n)
     else:
-        kernel(piece, n)
+        run_blocked(spec, piece, steps, n)
 
 cdef Path choose_path(const LoopSpec* spec, const npy_intp* steps) noexcept nogil:
     if spec.storage == STORE_HALF:
@@ -207,24 +182,15 @@ cdef Path choose_path(const LoopSpec* spec, const npy_intp* steps) noexcept nogi
         return SCALAR_PARAMS
     return BLOCKED
 
-cdef inline bint output_is_input(const LoopSpec* spec, char** args) noexcept nogil:
-    # NumPy hands a loop either the exact input (in place) or memory that does not overlap it
-    cdef int k
-    for k in range(spec.ndata):
-        if args[k] == args[spec.nin]:
-            return True
-    return False
-
 cdef struct UfuncJob:
     const LoopSpec* spec
     Path path
-    bint stream
     char** args
     const npy_intp* steps
 
 cdef void ufunc_piece(void* job, npy_intp start, npy_intp stop) noexcept nogil:
     cdef UfuncJob* j = <UfuncJob*>job
-    run_piece(j.spec, j.path, j.stream, j.args, j.steps, start, stop - start)
+    run_piece(j.spec, j.path, j.args, j.steps, start, stop - start)
 
 # ---- the ufunc loop -----------------------------------------------------------------------------
 cdef void ufunc_loop(char** args, const npy_intp* dims, const npy_intp* steps,
@@ -237,8 +203,6 @@ cdef void ufunc_loop(char** args, const npy_intp* dims, const npy_intp* steps,
     cdef UfuncJob job
     job.spec, job.args, job.steps = spec, args, steps
     job.path = choose_path(spec, steps)
-    job.stream = job.path != BLOCKED and n * out_step >= stream_bytes and \
-        not output_is_input(spec, args)
     run_chunked(ufunc_piece, &job, n,
                 threads_for_output(n, spec.work, args[spec.nin], n * out_step if out_step > 0 else 0))
 
@@ -287,13 +251,6 @@ def get_thresholds():
 
 def set_threshold(str work, npy_intp n):
     thresholds[WORK_CLASS_NAMES.index(work)] = n
-
-def get_stream_bytes():
-    return stream_bytes
-
-def set_stream_bytes(npy_intp n):
-    global stream_bytes
-    stream_bytes = n
 
 def openmp_version():
     return rk_openmp_version

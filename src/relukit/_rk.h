@@ -61,41 +61,6 @@ static inline int rk_page_untouched(const char *p) {
 static inline int rk_page_untouched(const char *p) { (void)p; return 0; }
 #endif
 
-/* ---- streaming stores ------------------------------------------------------------------------
- * Copies a block the kernel wrote to a cache-resident buffer into the output with non-temporal
- * stores, which skip reading each output line before writing it. */
-static inline void rk_stream(char *dst, const char *src, size_t n) {
-#if defined(__SSE2__)
-#if defined(__AVX512F__)
-    enum { W = 64 };
-#elif defined(__AVX__)
-    enum { W = 32 };
-#else
-    enum { W = 16 };
-#endif
-    size_t head = (W - ((uintptr_t)dst & (W - 1))) & (W - 1);
-    if (head > n) head = n;
-    memcpy(dst, src, head);
-    dst += head; src += head; n -= head;
-    for (; n >= W; dst += W, src += W, n -= W) {
-#if defined(__AVX512F__)
-        _mm512_stream_si512((void *)dst, _mm512_loadu_si512((const void *)src));
-#elif defined(__AVX__)
-        _mm256_stream_si256((__m256i *)dst, _mm256_loadu_si256((const __m256i *)src));
-#else
-        _mm_stream_si128((__m128i *)dst, _mm_loadu_si128((const __m128i *)src));
-#endif
-    }
-#endif
-    memcpy(dst, src, n);
-}
-
-static inline void rk_stream_fence(void) {
-#if defined(__SSE2__)
-    _mm_sfence();
-#endif
-}
-
 /* ---- float16 ---------------------------------------------------------------------------------
  * float16 loops compute in float32 and round once. Conversion goes through F16C where the target
  * has it (gcc 12 does not vectorise _Float16 casts itself), else through the bit manipulation
