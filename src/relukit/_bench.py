@@ -226,7 +226,7 @@ def plot(rows, path, title=""):
         mine = sorted((r for r in rows if r["case"] == case and r["dtype"] == dtype),
                       key=lambda r: r["n"])
         sizes = [r["n"] for r in mine]
-        ax.plot(sizes, [r["copy_gbps"] for r in mine], "k--", lw=1, label="copy (np.copyto)")
+        ax.plot(sizes, [r["copy_gbps"] for r in mine], "k--", lw=1, label="copy (same threads)")
         for candidate in mine[0]["seconds"]:
             if candidate != "copy":
                 ax.plot(sizes, [r["bytes"] / r["seconds"][candidate] / 1e9 for r in mine],
