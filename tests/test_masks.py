@@ -115,6 +115,7 @@ def test_mask_out():
     np.testing.assert_array_equal(out, np.packbits(x > 0))
 
 
+@pytest.mark.thread_unsafe(reason="changes the process-global thread limit")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("kernel", ["forward", "backward"])
 def test_same_bits_for_every_thread_count_and_level(dtype, kernel):
@@ -140,6 +141,7 @@ def test_same_bits_for_every_thread_count_and_level(dtype, kernel):
         np.testing.assert_array_equal(results[0], np.packbits(x > 0))
 
 
+@pytest.mark.thread_unsafe(reason="changes the process-global thread limit")
 def test_float16_threaded_matches_serial():
     x = make_data(BIG, np.float16, seed=13)
     g = make_data(BIG, np.float16, seed=14, nan=False)
