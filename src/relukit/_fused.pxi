@@ -9,6 +9,9 @@
 
 from libc.stdint cimport uint16_t
 
+cdef enum:
+    FUSED_BLOCK = 1024   # elements per block: x + b, g and dx buffers stay in L1 (12 KiB float32)
+
 cdef struct BiasJob:
     kernel_fn kernel          # the op's kernel in the compute type (float32 also for float16)
     Storage storage
@@ -43,13 +46,13 @@ cdef inline void add_bias(real* z, const real* x, const real* bias, npy_intp r, 
 
 cdef inline void round_to_half(float* v, npy_intp m) noexcept nogil:
     """float16 data: a value NumPy would store (x + b, dx) is rounded to float16 once."""
-    cdef uint16_t tmp[BLOCK]
+    cdef uint16_t tmp[FUSED_BLOCK]
     rk_store_half(v, <char*>tmp, 2, m)
     rk_load_half(<const char*>tmp, 2, v, m)
 
 cdef const real* bias_block(const BiasJob* job, npy_intp p, npy_intp m, real* zbuf, real* gbuf,
                             real* dbuf) noexcept nogil:
-    """Elements [p, p + m), m <= BLOCK: writes the output and returns the values written."""
+    """Elements [p, p + m), m <= FUSED_BLOCK: writes the output and returns the values written."""
     cdef bint half = job.storage == STORE_HALF
     cdef npy_intp size = itemsize(job.storage)
     cdef const real* z
@@ -113,13 +116,13 @@ cdef inline void slab_add(double* slab, const real* v, npy_intp r, npy_intp m,
 cdef void bias_span(const BiasJob* job, npy_intp p0, npy_intp n, double* acc,
                     double* slab, real* zbuf) noexcept nogil:
     """Elements [p0, p0 + n) in blocks; backward sums into acc (LANES) or else into the slab.
-    `zbuf` (BLOCK values) only picks the compute type."""
-    cdef real gbuf[BLOCK]
-    cdef real dbuf[BLOCK]
+    `zbuf` (FUSED_BLOCK values) only picks the compute type."""
+    cdef real gbuf[FUSED_BLOCK]
+    cdef real dbuf[FUSED_BLOCK]
     cdef npy_intp s = 0, m
     cdef const real* values
     while s < n:
-        m = min(<npy_intp>BLOCK, n - s)
+        m = min(<npy_intp>FUSED_BLOCK, n - s)
         values = bias_block(job, p0 + s, m, zbuf, gbuf, dbuf)
         if job.g != NULL:
             if acc != NULL:
@@ -157,7 +160,7 @@ cdef void bias_item(const BiasJob* job, npy_intp item, real* zbuf) noexcept nogi
             bias_span(job, o * L.width + it.start, it.stop - it.start, NULL, slab, zbuf)
 
 cdef void bias_item_any(const BiasJob* job, npy_intp item) noexcept nogil:
-    cdef double zd[BLOCK]
+    cdef double zd[FUSED_BLOCK]
     if job.storage == STORE_DOUBLE:
         bias_item(job, item, zd)
     else:
