@@ -8,6 +8,8 @@ float32 and rounded once).
 import numpy as np
 import pytest
 
+import relukit
+
 FLOAT_DTYPES = (np.float16, np.float32, np.float64)
 F16, F32, F64 = (np.dtype(d) for d in FLOAT_DTYPES)
 DTYPES = pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=lambda d: np.dtype(d).name)
@@ -19,8 +21,14 @@ UINT_OF = {np.dtype(np.float16): np.uint16, np.dtype(np.float32): np.uint32,
 SIZES = (0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257,
          1000, 1023, 8191, 8192, 8193)
 
-# Above the memory-bound thread threshold (262144 elements), odd so that chunks are uneven.
+# Above every thread threshold (bytes of array operands per call) even for the cheapest call, a
+# float16 forward at 4 bytes per element; odd so that chunks are uneven.
 BIG = 300_001
+
+
+def threaded_at(n):
+    """Whether every call on n elements is above every thread threshold."""
+    return n * 4 > max(relukit.config()["thread_thresholds"].values())
 
 
 def special_values(dtype):

@@ -38,6 +38,7 @@ from _support import (
     F32,
     F64,
     BIG,
+    threaded_at,
     FLOAT_DTYPES,
     assert_same_bits,
     assert_unchanged,
@@ -616,8 +617,7 @@ def test_same_bits_at_every_simd_level(level, this_process_digests):
 def test_same_bits_for_one_and_two_threads():
     """300_001 elements (above every thread threshold): 1 and 2 threads give the same bits, for
     every op, kind and dtype with scalar and per-element parameters, contiguous and strided."""
-    thresholds = relukit.config()["thread_thresholds"]
-    assert max(thresholds.values()) < BIG, "raise BIG: this test would never start a thread"
+    assert threaded_at(BIG), "raise BIG: this test would never start a thread"
     wrong = []
     with np.errstate(all="ignore"):
         for key, compute in family_cases((BIG,), variants=("p0", "per-element")):

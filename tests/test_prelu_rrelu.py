@@ -30,6 +30,7 @@ from _support import (
     F32,
     F64,
     BIG,
+    threaded_at,
     FLOAT_DTYPES,
     assert_same_bits,
     make_data,
@@ -325,7 +326,7 @@ def _wg_big_operands(shape, dtype, seed):
 def test_prelu_weight_grad_same_bits_for_1_2_3_threads(layout, dtype):
     dtype = np.dtype(dtype)
     shape, axis = WG_BIG[layout]
-    assert int(np.prod(shape)) > max(relukit.config()["thread_thresholds"].values())
+    assert threaded_at(int(np.prod(shape)))
     g, x = _wg_big_operands(shape, dtype, seed=len(layout))
     w = np.full(shape[axis], 0.1, dtype)
     results = {}
@@ -447,7 +448,7 @@ def test_rrelu_seeds_differ_and_repeat():
 @DTYPES
 def test_rrelu_same_bits_for_1_2_3_threads(dtype):
     dtype = np.dtype(dtype)
-    assert BIG > max(relukit.config()["thread_thresholds"].values())
+    assert threaded_at(BIG)
     x = make_data(BIG, dtype, seed=21)
     g = make_data(BIG, dtype, seed=22)
     results = {}

@@ -3,6 +3,9 @@
 Forces the threshold to 0, then times each size with 1 and N threads interleaved (medians of
 many samples). Run on an otherwise idle machine: a busy core stalls every fork/join.
     python tools/measure_threads.py [--work memory|compute] [--threads 2] [--repeats 31]
+                                    [--sizes 65536,100000,...]
+The thresholds are in bytes of array operands per call (inputs + output; an in-place call counts
+its one array twice), so a row's "bytes" column is what the threshold compares.
 """
 
 import argparse
@@ -31,6 +34,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=31)
     parser.add_argument("--work", choices=["memory", "compute"], default="memory")
     parser.add_argument("--min-exp", type=int, default=12, help="smallest size, as a power of 2")
+    parser.add_argument("--sizes", help="comma-separated sizes instead of the powers of 2")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     saved = kernels.get_thresholds()
@@ -49,11 +53,12 @@ def main():
         "tanh_backward f64 out=": lambda x, g, o: relukit.tanh_backward(g, x, out=o),
     }
     cases = {"memory": memory, "compute": compute}[args.work]
-    print(f"{'case':<24} {'n':>9} {'1 thread':>10} {args.threads} threads  speed-up")
+    sizes = [int(float(s)) for s in args.sizes.split(",")] if args.sizes else [1 << e for e in range(args.min_exp, 24)]
+    print(f"{'case':<24} {'n':>9} {'bytes':>9} {'1 thread':>10} {args.threads} threads  speed-up")
     for name, fn in cases.items():
         dtype = np.float64 if "f64" in name else np.float32
-        for exp in range(args.min_exp, 24):
-            n = 1 << exp
+        operands = 3 if "backward" in name else 2
+        for n in sizes:
             x = rng.standard_normal(n).astype(dtype)
             g, o = rng.standard_normal(n).astype(dtype), x.copy()
             calls = max(1, (1 << 22) // n)
@@ -63,7 +68,7 @@ def main():
                     with relukit.threads(nt):
                         times[nt].append(median_time(lambda: fn(x, g, o), 1, calls))
             t1, tn = statistics.median(times[1]), statistics.median(times[args.threads])
-            print(f"{name:<24} {n:>9} {t1 * 1e6:9.1f}us {tn * 1e6:9.1f}us  {t1 / tn:6.2f}", flush=True)
+            print(f"{name:<24} {n:>9} {n * operands * np.dtype(dtype).itemsize:>9} {t1 * 1e6:9.1f}us {tn * 1e6:9.1f}us  {t1 / tn:6.2f}", flush=True)
     for work, n in saved.items():
         kernels.set_threshold(work, n)
 

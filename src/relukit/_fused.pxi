@@ -196,7 +196,8 @@ def bias_act(str ufunc_name, cnp.ndarray x, object g, object bias, tuple params,
     if n == 0:
         return
     nitems = layout_items(&job.L)
-    nt = threads_for_output(n, spec.work, job.out, n * itemsize(storage))
+    nt = threads_for_output(n, itemsize(storage) * (2 if g is None else 3), spec.work, job.out,
+                            n * itemsize(storage))
     fpstate = rk_fp_save()
     with nogil:
         if nt <= 1:

@@ -60,17 +60,19 @@ cdef inline int effective_threads() noexcept nogil:
     cdef int n = rk_omp_max_threads()
     return n if n < thread_limit else thread_limit
 
-cdef inline int threads_for(npy_intp n, int work) noexcept nogil:
-    if n < thresholds[work]:
+cdef inline int threads_for(npy_intp n, npy_intp bytes_per_element, int work) noexcept nogil:
+    """Threads for n elements, each moving bytes_per_element bytes of array operands."""
+    if n * bytes_per_element < thresholds[work]:
         return 1
     cdef int nt = effective_threads()
     cdef npy_intp most = n // CHUNK_ALIGN       # never a chunk shorter than CHUNK_ALIGN
     return <int>most if most < nt else nt
 
-cdef inline int threads_for_output(npy_intp n, int work, char* out, npy_intp out_bytes) noexcept nogil:
+cdef inline int threads_for_output(npy_intp n, npy_intp bytes_per_element, int work, char* out,
+                                   npy_intp out_bytes) noexcept nogil:
     """threads_for, but 1 when `out` (out_bytes long, 0 if unknown) is large and fresh: see
     rk_page_untouched, page faults from one thread."""
-    cdef int nt = threads_for(n, work)
+    cdef int nt = threads_for(n, bytes_per_element, work)
     if nt > 1 and out_bytes >= FRESH_CHECK and rk_page_untouched(out + out_bytes // 2):
         return 1
     return nt
@@ -203,8 +205,10 @@ cdef void ufunc_loop(char** args, const npy_intp* dims, const npy_intp* steps,
     cdef UfuncJob job
     job.spec, job.args, job.steps = spec, args, steps
     job.path = choose_path(spec, steps)
+    # parameters count as data: a per-element parameter is a stream like any other
     run_chunked(ufunc_piece, &job, n,
-                threads_for_output(n, spec.work, args[spec.nin], n * out_step if out_step > 0 else 0))
+                threads_for_output(n, itemsize(spec.storage) * (spec.nin + 1), spec.work,
+                                   args[spec.nin], n * out_step if out_step > 0 else 0))
 
 # ---- building ufuncs ----------------------------------------------------------------------------
 cdef enum:

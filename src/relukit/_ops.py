@@ -9,16 +9,19 @@ table) is the shared loop in ``_loops.pxi``.
 
 from typing import NamedTuple
 
-# How much arithmetic an element costs decides from which size threads pay; measured with
-# tools/measure_threads.py on the 2-core development machine (1 vs 2 threads interleaved, medians):
-#   memory: relu/relu_backward float32 and float64, out= and in place. At 2**16 elements 2 threads
-#     were 0.97-2.1x of 1 (float32 in place lost), at 2**17 1.25-2.1x, above that 1.5-2.1x.
-#   compute: sigmoid, elu, gelu float32 and tanh_backward float64. At 2**12 2 threads were
-#     0.97-1.76x (elu lost), at 2**13 1.22-1.86x, from 2**16 on 1.8-2.0x.
+# How much arithmetic a byte costs decides from which size threads pay. A threshold counts the bytes
+# of every array operand of a call (inputs and output; in place counts the array twice), so
+# float64 and backward calls (3 arrays) start threads at fewer elements than a float32 forward.
+# Measured with tools/measure_threads.py on the 2-core development machine (1 vs 2 threads
+# interleaved, medians of 21):
+#   memory: relu/relu_backward float32 and float64, out= and in place. Up to 400 kB 2 threads
+#     were 0.86-1.04x of 1 (float32 forward lost), at 524 kB 1.08-1.96x, from 640 kB on 1.17-2.0x.
+#   compute: sigmoid, elu, gelu float32 and tanh_backward float64. At 2**12 float32 elements (32 kB)
+#     2 threads were 0.97-1.76x (elu lost), at 64 kB 1.22-1.86x, from 512 kB on 1.8-2.0x.
 # A new class gets its own row, measured the same way.
 WORK_CLASSES = {
-    "memory": 1 << 17,
-    "compute": 1 << 13,
+    "memory": 576 << 10,
+    "compute": 64 << 10,
 }
 
 

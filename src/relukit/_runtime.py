@@ -46,7 +46,7 @@ def get_num_threads():
     -------
     int
         The smaller of relukit's limit (``set_num_threads``) and OpenMP's (``OMP_NUM_THREADS``,
-        threadpoolctl); 1 in a build without OpenMP. Calls below the size thresholds of
+        threadpoolctl); 1 in a build without OpenMP. Calls below the size thresholds (in bytes) of
         ``config()["thread_thresholds"]`` run on one thread whatever this says.
 
     Examples
@@ -114,7 +114,8 @@ def config():
         ``version``, ``numpy``, ``compiler``; ``simd_level`` (the kernel variant in use, set by
         ``RELUKIT_CPU_LEVEL`` or the CPU), ``simd_available`` and ``simd_built``; ``openmp``;
         ``threads`` (``get_num_threads()``), ``thread_limit`` (None when not set),
-        ``thread_thresholds`` (elements from which a call is threaded, per kind of op) and
+        ``thread_thresholds`` (bytes of array operands, inputs and output together, from which a
+        call is threaded, per kind of op) and
         ``cpu_count``.
 
     Examples
@@ -156,12 +157,12 @@ def show_config():
     numpy              ...
     compiler           ...
     simd_level         ...
-    thread_thresholds  memory ops from ... elements, compute ops from ... elements
+    thread_thresholds  memory ops from ... bytes, compute ops from ... bytes
     cpu_count          ...
     """
     facts = config()
     facts["thread_thresholds"] = ", ".join(
-        f"{work} ops from {n:,} elements" for work, n in facts["thread_thresholds"].items()
+        f"{work} ops from {n:,} bytes" for work, n in facts["thread_thresholds"].items()
     )
     for key in ("simd_available", "simd_built"):
         facts[key] = ", ".join(facts[key])

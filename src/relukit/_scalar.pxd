@@ -10,7 +10,7 @@
 #   the end. That is used on purpose where it makes float32 correctly rounded (hardsigmoid,
 #   hardswish, sparse_plus); elsewhere constants are `<real>` casts.
 
-from libc.math cimport sqrt, fabs, copysign, INFINITY
+from libc.math cimport sqrt, fabs, fabsf, copysign, INFINITY
 
 from _vecmath cimport real, vexp, vexp_f32, vexpm1, vlog1p, vtanh, verfc, verfc_f32, vsigmoid, vsoftplus
 from libc.stdint cimport uint64_t
@@ -507,12 +507,29 @@ cdef inline double softplus_scaled(double t, double tlo, double beta) noexcept n
     cdef double tail = scale_product(m / beta, 1 - 0.5 * e, kf)
     return (t + (tlo + l)) / beta if t >= 0 else (l / beta if e > 9.313225746154785e-10 else tail)
 
+cdef inline float softplus_f32(float x, float beta) noexcept nogil:
+    """softplus(beta x) / beta in float32 arithmetic. beta x is exact in double (two 24-bit
+    mantissas); its float32 rounding error tl goes into the reduction of e = e^-|beta x| = m 2^k,
+    since the tail amplifies it by |beta x|. Then x + log1p(e)/beta above 0 (x exact, no rounding
+    of beta x at all), log1p(e)/beta below, and below beta x = -80 (log1p(e) = e to 2^-115) m/beta
+    2^k in double, rounded once: e alone underflows where e/beta need not (beta < 1)."""
+    cdef double t = <double>x * beta
+    t = 250.0 if t > 250.0 else (-250.0 if t < -250.0 else t)  # beyond: x, or e/beta below 2^-200
+    cdef float th = <float>t
+    cdef float tl = <float>(t - th)
+    cdef float a = -fabsf(th)
+    cdef float kf = _k(a)
+    cdef float m = _exp_mant(a, -tl if th > 0 else tl, kf, 1, 0)
+    cdef float l = _log1p_core(_ldexp(m, <float>-130.0 if kf < <float>-130.0 else kf))
+    cdef float body = (x if th > 0 else <float>0) + l / beta
+    cdef float tail = <float>_ldexp(<double>m / beta, <double>kf)
+    return body if t > -80.0 else tail
+
 cdef inline real softplus_forward(real x, real beta, real threshold) noexcept nogil:
-    # the rounding of beta x is amplified by |beta x| in the tail: float32 runs in double, float64
-    # carries it into the reduction
-    cdef double w = x, t
+    # float64 carries the rounding of beta x into the reduction (the tail amplifies it by |beta x|)
+    cdef double t
     if real is float:
-        return x if x * beta > threshold else <real>(vsoftplus(w * beta) / beta)
+        return x if x * beta > threshold else softplus_f32(x, beta)
     t = x * beta
     return x if t > threshold else softplus_scaled(t, product_low(x, beta, t), beta)
 
