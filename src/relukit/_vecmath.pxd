@@ -27,8 +27,8 @@ ctypedef fused real:
     float
     double
 
-# float32's erf/erfc fits are also evaluated in double (verfc_f32): their arithmetic type is this one,
-# their coefficients stay the float32 values they were fitted as
+# float32's exp fit is also evaluated in double (vexp_f32): its arithmetic type is this one, its
+# coefficients stay the float32 values it was fitted as
 ctypedef fused arith:
     float
     double
@@ -469,17 +469,3 @@ cdef inline real verfc(real x) noexcept nogil:
     cdef real big = _erfc_big(a)
     big = big if x > <real>0 else <real>2 - big
     return <real>1 - _copysign(_erf_small(a), x) if a < <real>0.5 else big
-
-# erfc for float32 results, in double: float32's fits evaluated in double (fit errors 2^-28.6 and
-# below) with vexp_f32 for e^(-a^2) (a^2 rounded in double costs a^2 2^-53 <= 2^-46): within 2^-25.5
-# relative, so rounded to float32 within 0.8 ULP. Neither a^2 nor the argument need carrying: their
-# double roundings, amplified by 2a^2 <= 242, stay below 2^-45. Half the cost of verfc's float64
-# path, and no cancelling use may follow (x Phi(x) is a product).
-cdef inline double verfc_f32(double x) noexcept nogil:
-    cdef double a = fabs(x)
-    cdef double ac = 11.0 if a > 11.0 else a              # erfc is 0 in float32 beyond 10.06
-    cdef double hi = ac * ac
-    cdef double big = _erfcx_f32(ac, 1 / hi) * vexp_f32(-hi)
-    big = 0.0 if a > 11.0 else big                        # (not erfc(11): double holds it)
-    big = big if x > 0 else 2 - big
-    return 1 - copysign(_erf_small_f32(a), x) if a < 0.5 else big

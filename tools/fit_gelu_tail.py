@@ -1,0 +1,63 @@
+"""The polynomial behind float32 gelu's Phi(-a) (``gelu_tail_f32`` in src/relukit/_scalar.pxd).
+
+float32 gelu computes, in double, Phi(-a) = e t Q(t) for a = |x|, with e = e^(-a^2/2) (vexp_f32,
+a^2 exact in double), t = c / (c + a) and Q a polynomial in s = t - mid. Q(t) = Phi(-a) e^(a^2/2)
+/ t is smooth on t in (0, 1] (it tends to c / sqrt(2 pi) as a -> inf), so one polynomial covers
+every a up to where gelu underflows in float32 (|x| ~ 14.2): no erfc pieces, selects or tail
+division. The fit is Chebyshev interpolation in mpmath (within a small factor of minimax), and
+its relative error is measured with the coefficients rounded to double.
+
+    python tools/fit_gelu_tail.py [--c 3] [--degree 10] [--amax 14.5]
+
+prints mid, the measured error and the Cython Horner lines to paste into gelu_tail_f32.
+Requires mpmath; takes a few seconds.
+"""
+
+import argparse
+
+import mpmath as mp
+
+
+def q_exact(t, c):
+    a = c * (1 / t - 1)
+    return mp.erfc(a / mp.sqrt(2)) / 2 * mp.exp(a * a / 2) / t
+
+
+def fit(c, degree, amax):
+    lo, hi = 1 / (1 + amax / c), mp.mpf(1)
+    mid = (lo + hi) / 2
+    n = degree + 1
+    nodes = [mid + (hi - lo) / 2 * mp.cos(mp.pi * (k + 0.5) / n) for k in range(n)]
+    vandermonde = mp.matrix([[(t - mid) ** j for j in range(n)] for t in nodes])
+    exact = mp.lu_solve(vandermonde, mp.matrix([q_exact(t, c) for t in nodes]))
+    coefs = [float(exact[j]) for j in range(n)]
+    mid = float(mid)
+    worst = mp.mpf(0)
+    for k in range(2001):
+        t = lo + (hi - lo) * k / 2000
+        p = mp.mpf(0)
+        for cj in reversed(coefs):
+            p = p * (t - mid) + cj
+        worst = max(worst, abs(p / q_exact(t, c) - 1))
+    return mid, coefs, worst
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--c", type=float, default=3.0)
+    parser.add_argument("--degree", type=int, default=10)
+    parser.add_argument("--amax", type=float, default=14.5)
+    args = parser.parse_args()
+    mp.mp.dps = 40
+    mid, coefs, worst = fit(mp.mpf(args.c), args.degree, mp.mpf(args.amax))
+    print(f"# c = {args.c}, degree {args.degree}, a in [0, {args.amax}]: relative error "
+          f"2^{float(mp.log(worst, 2)):.1f} with the coefficients as printed")
+    print(f"    cdef double t = {args.c!r} / ({args.c!r} + a)")
+    print(f"    cdef double s = t - {mid!r}")
+    print(f"    cdef double q = {coefs[-1]!r}")
+    for c in reversed(coefs[:-1]):
+        print(f"    q = q * s + {c!r}")
+
+
+if __name__ == "__main__":
+    main()
