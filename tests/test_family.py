@@ -38,7 +38,6 @@ from _support import (
     F32,
     F64,
     BIG,
-    threaded_at,
     FLOAT_DTYPES,
     assert_same_bits,
     assert_unchanged,
@@ -46,6 +45,7 @@ from _support import (
     nan_every_position,
     offsets_independent,
     snapshot,
+    threaded_at,
 )
 
 

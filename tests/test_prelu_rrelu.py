@@ -30,12 +30,12 @@ from _support import (
     F32,
     F64,
     BIG,
-    threaded_at,
     FLOAT_DTYPES,
     assert_same_bits,
     make_data,
     ref_leaky_relu,
     ref_leaky_relu_backward,
+    threaded_at,
 )
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))

@@ -16,14 +16,15 @@ import relukit
 from _reference import every_ufunc
 from _support import (
     BIG,
-    threaded_at,
     FUNCTION_NAMES,
     assert_same_bits,
     call,
     has_slope,
+    make_data,
     make_slope,
     operands,
     reference,
+    threaded_at,
 )
 
 SUBPROCESS_TIMEOUT = 60
@@ -70,6 +71,34 @@ def test_same_bits_for_every_thread_count(name, dtype):
                 relukit.set_num_threads(1 << 30)
         for key, r in results.items():
             assert_same_bits(r, expected, f"{name} threads={key}")
+
+
+@pytest.mark.parametrize("op", ["relu", "sigmoid", "gelu", "bias_act_gelu"])
+def test_large_fresh_outputs_same_bits_for_every_thread_count(op):
+    """Outputs of 8 MiB and more that NumPy has just allocated are faulted in from one thread:
+    memory-bound calls then run on 1 thread, compute-bound ones populate the pages (madvise) and
+    run on all. Either way the bits are those of 1 thread, and where= leaves the masked-out
+    elements of a given output alone."""
+    n = 7 * 299_593           # 8 MiB of float32 and more, 7 channels for bias_act
+    x = make_data(n, np.float32, seed=5)
+    bias = make_data(7, np.float32, seed=6)
+    if op == "bias_act_gelu":
+        shape = (n // 7, 7)
+        run = lambda **kw: relukit.bias_act(x.reshape(shape), bias, act="gelu", **kw)
+    else:
+        run = lambda **kw: getattr(relukit, op)(x, **kw)
+    with relukit.threads(1):
+        expected = run()
+    for n_threads in (2, 3):
+        with relukit.threads(n_threads):
+            assert_same_bits(run(), expected, f"{op} allocating, threads={n_threads}")
+    if op != "bias_act_gelu":
+        keep = np.arange(n) % 3 == 0
+        out = np.full(n, 7.0, np.float32)
+        with relukit.threads(2):
+            run(out=out, where=~keep)
+        assert (out[keep] == 7.0).all()
+        assert_same_bits(out[~keep], expected[~keep], f"{op} where=")
 
 
 @pytest.mark.parametrize("name", ["relu", "relu_backward", "leaky_relu_backward"])

@@ -21,6 +21,7 @@ cdef extern from "_rk.h" nogil:
     int rk_omp_max_threads()
     const int rk_openmp_version
     bint rk_page_untouched(const char* p)
+    int rk_populate(char* p, size_t n)
     void rk_load_half(const char* src, npy_intp step, float* dst, npy_intp n)
     void rk_store_half(const float* src, char* dst, npy_intp step, npy_intp n)
     void rk_load_float(const char* src, npy_intp step, float* dst, npy_intp n)
@@ -70,11 +71,13 @@ cdef inline int threads_for(npy_intp n, npy_intp bytes_per_element, int work) no
 
 cdef inline int threads_for_output(npy_intp n, npy_intp bytes_per_element, int work, char* out,
                                    npy_intp out_bytes) noexcept nogil:
-    """threads_for, but 1 when `out` (out_bytes long, 0 if unknown) is large and fresh: see
-    rk_page_untouched, page faults from one thread."""
+    """threads_for, but when `out` (out_bytes long, 0 if unknown) is large and fresh (see
+    rk_page_untouched), page faults from one thread: a memory-bound call runs on 1 thread, a
+    compute-bound one faults the pages in first and then runs on every thread (1e7 float32, 2
+    threads: relu float64 8.8 ms on 1 thread vs 10.5 populated then 2; gelu 16.5 vs 9.7)."""
     cdef int nt = threads_for(n, bytes_per_element, work)
     if nt > 1 and out_bytes >= FRESH_CHECK and rk_page_untouched(out + out_bytes // 2):
-        return 1
+        return nt if work != WORK_MEMORY and rk_populate(out, out_bytes) == 0 else 1
     return nt
 
 # Kernels that are not ufunc loops (masks, rrelu noise, fused bias) run a piece function over

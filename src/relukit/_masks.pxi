@@ -157,7 +157,7 @@ def mask_forward(cnp.ndarray x, cnp.ndarray mask, int kind, double lo, double hi
     job.lo, job.hi = lo, hi
     if n:
         with nogil:
-            run_chunked(mask_forward_piece, &job, n, threads_for(n, itemsize(job.storage), 0))
+            run_chunked(mask_forward_piece, &job, n, threads_for(n, itemsize(job.storage), WORK_MEMORY))
 
 def mask_backward(cnp.ndarray g, cnp.ndarray mask, cnp.ndarray out, int dead, double slope=0,
                   uint64_t key=0, double lower=0, double upper=0):
@@ -172,5 +172,5 @@ def mask_backward(cnp.ndarray g, cnp.ndarray mask, cnp.ndarray out, int dead, do
     if n:
         with nogil:
             run_chunked(mask_backward_piece, &job, n,
-                        threads_for_output(n, 2 * itemsize(job.storage), 0, job.out,
+                        threads_for_output(n, 2 * itemsize(job.storage), WORK_MEMORY, job.out,
                                            n * itemsize(job.storage)))

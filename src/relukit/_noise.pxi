@@ -44,7 +44,7 @@ def rrelu_train(const real[::1] g, const real[::1] x, real[::1] out, uint64_t ke
     every block draws the slopes its elements have in the whole."""
     cdef npy_intp n = x.shape[0], chunk, c
     cdef real width = upper - lower
-    cdef int nt = threads_for(n, (3 if backward else 2) * sizeof(real), 0)
+    cdef int nt = threads_for(n, (3 if backward else 2) * sizeof(real), WORK_MEMORY)
     if n == 0:
         return
     with nogil:

@@ -163,7 +163,7 @@ def prelu_weight_grad(const real[::1] g, const real[::1] x, npy_intp outer, npy_
     `scratch` is a float64 array of prelu_scratch_size(...) elements."""
     cdef Layout L = make_layout(outer, channels, inner)
     cdef npy_intp k, nitems = layout_items(&L)
-    cdef int nt = threads_for(x.shape[0], 2 * sizeof(real), 0)
+    cdef int nt = threads_for(x.shape[0], 2 * sizeof(real), WORK_MEMORY)
     cdef double* part = &scratch[0]
     with nogil:
         if inner >= SHORT_ROW:

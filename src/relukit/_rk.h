@@ -57,8 +57,21 @@ static inline int rk_page_untouched(const char *p) {
     void *start = (void *)((uintptr_t)p & ~(uintptr_t)(page - 1));
     return mincore(start, (size_t)page, &resident) == 0 && !(resident & 1);
 }
+/* Fault in [p, p + n) from the calling thread without changing its contents (the output may
+ * still overlap an input). 0 when done; -1 where the running kernel has no MADV_POPULATE_WRITE
+ * (Linux < 5.14; older build headers lack the name, the value is ABI). */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+static inline int rk_populate(char *p, size_t n) {
+    static long page = 0;
+    if (page == 0) page = sysconf(_SC_PAGESIZE);
+    uintptr_t start = (uintptr_t)p & ~(uintptr_t)(page - 1);
+    return madvise((void *)start, n + ((uintptr_t)p - start), MADV_POPULATE_WRITE);
+}
 #else
 static inline int rk_page_untouched(const char *p) { (void)p; return 0; }
+static inline int rk_populate(char *p, size_t n) { (void)p; (void)n; return -1; }
 #endif
 
 /* ---- float16 ---------------------------------------------------------------------------------
