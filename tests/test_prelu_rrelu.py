@@ -307,7 +307,7 @@ WG_BIG = {   # above the thread threshold, in each reduction layout
     "short rows": ((40000, 9), 1),
     "wide slab": ((4, 200000), 1),
     "channels last": ((3000, 100, 3), -1),
-    "slabs capped by MAX_SCRATCH": ((6, 400000), 1),    # 2 rows of 400000 per item at most
+    "slabs capped by MAX_SCRATCH": ((12, 20000), 1),    # 4 rows per item: the cap, not ITEM
 }
 
 

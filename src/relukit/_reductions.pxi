@@ -10,7 +10,8 @@ cdef enum:
     LANES = 16
     ITEM = 16384             # about this many elements per work item
     SHORT_ROW = 64           # rows shorter than this are summed across rows instead
-    MAX_SCRATCH = 1 << 20    # doubles of partial sums (8 MiB), whatever the shape
+    MAX_SCRATCH = 1 << 16    # doubles of partial sums (512 KiB) unless one row is wider: 8 MiB of
+                             # fresh scratch per call cost bias_act_backward more than its threads
 
 cdef inline double prelu_slope_term(double g, double x) noexcept nogil:
     # dL/dw for one element: x * g where the slope was used (x <= 0), else 0 (a select: an inf or
