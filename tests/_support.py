@@ -17,8 +17,8 @@ UINT_OF = {np.dtype(np.float16): np.uint16, np.dtype(np.float32): np.uint32,
            np.dtype(np.float64): np.uint64}
 
 # Lengths that cross every vector width (8/16/32 lanes of float32 in zmm, unrolled bodies), the
-# gather block (256) and NumPy's buffer size (8192).
-SIZES = (0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257,
+# gather block (512) and NumPy's buffer size (8192).
+SIZES = (0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 511, 512, 513,
          1000, 1023, 8191, 8192, 8193)
 
 # Above every thread threshold (bytes of array operands per call) even for the cheapest call, a

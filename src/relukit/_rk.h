@@ -130,6 +130,11 @@ static inline rk_half rk_float_to_half(float f) { return (rk_half)_cvtss_sh(f, _
 /* Strided element pointers: step is in bytes, may be 0 (broadcast) or negative. */
 static inline void rk_load_half(const char *src, ptrdiff_t step, float *dst, ptrdiff_t n) {
     ptrdiff_t i = 0;
+#if defined(__AVX512F__)
+    if (step == 2)
+        for (; i + 16 <= n; i += 16)
+            _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(src + 2 * i))));
+#endif
 #if defined(__F16C__)
     if (step == 2)
         for (; i + 8 <= n; i += 8)
@@ -140,6 +145,12 @@ static inline void rk_load_half(const char *src, ptrdiff_t step, float *dst, ptr
 
 static inline void rk_store_half(const float *src, char *dst, ptrdiff_t step, ptrdiff_t n) {
     ptrdiff_t i = 0;
+#if defined(__AVX512F__)
+    if (step == 2)
+        for (; i + 16 <= n; i += 16)
+            _mm256_storeu_si256((__m256i *)(dst + 2 * i),
+                                _mm512_cvtps_ph(_mm512_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+#endif
 #if defined(__F16C__)
     if (step == 2)
         for (; i + 8 <= n; i += 8)
