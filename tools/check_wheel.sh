@@ -60,7 +60,7 @@ step "fresh venv: numpy, the test extras and the repaired wheel"
 
 step "test suite outside the source tree"
 mkdir "$work/run"
-cp -r "$work/src/tests" "$work/src/pyproject.toml" "$work/run/"   # pyproject: pytest's settings
+cp -r "$work/src/tests" "$work/src/examples" "$work/src/pyproject.toml" "$work/run/"   # pyproject: pytest's settings
 cd "$work/run"
 "$work/venv/bin/python" - <<'EOF'
 import relukit, sys
