@@ -512,7 +512,8 @@ cdef inline float softplus_f32(float x, float beta) noexcept nogil:
     mantissas); its float32 rounding error tl goes into the reduction of e = e^-|beta x| = m 2^k,
     since the tail amplifies it by |beta x|. Then x + log1p(e)/beta above 0 (x exact, no rounding
     of beta x at all), log1p(e)/beta below, and below beta x = -80 (log1p(e) = e to 2^-115) m/beta
-    2^k in double, rounded once: e alone underflows where e/beta need not (beta < 1)."""
+    2^k: e alone underflows where e/beta need not (beta < 1). The one division and the sum run in
+    double and round once."""
     cdef double t = <double>x * beta
     t = 250.0 if t > 250.0 else (-250.0 if t < -250.0 else t)  # beyond: x, or e/beta below 2^-200
     cdef float th = <float>t
@@ -521,9 +522,8 @@ cdef inline float softplus_f32(float x, float beta) noexcept nogil:
     cdef float kf = _k(a)
     cdef float m = _exp_mant(a, -tl if th > 0 else tl, kf, 1, 0)
     cdef float l = _log1p_core(_ldexp(m, <float>-130.0 if kf < <float>-130.0 else kf))
-    cdef float body = (x if th > 0 else <float>0) + l / beta
-    cdef float tail = <float>_ldexp(<double>m / beta, <double>kf)
-    return body if t > -80.0 else tail
+    cdef double q = <double>(l if t > -80.0 else m) / beta
+    return <float>((<double>(x if th > 0 else <float>0) + q) if t > -80.0 else _ldexp(q, <double>kf))
 
 cdef inline real softplus_forward(real x, real beta, real threshold) noexcept nogil:
     # float64 carries the rounding of beta x into the reduction (the tail amplifies it by |beta x|)
