@@ -14,7 +14,7 @@ from libc.math cimport sqrt, fabs, fabsf, copysign, INFINITY
 
 from _vecmath cimport real, vexp, vexp_f32, vexpm1, vlog1p, vtanh, verfc, vsigmoid, vsoftplus
 from libc.stdint cimport uint64_t
-from _vecmath cimport _k, _exp_mant, _ldexp, _log1p_core, _tanh_poly, rk_vm_bits_f64, rk_vm_f64_bits
+from _vecmath cimport _k, _exp_mant, _expm1_mant, _ldexp, _pow2, _shift, _log1p_core, _tanh_poly, rk_vm_bits_f64, rk_vm_f64_bits
 
 
 cdef inline real keep_nan(real x, real value) noexcept nogil:
@@ -466,11 +466,24 @@ cdef inline real selu_backward_from_output(real g, real y) noexcept nogil:
 
 # ---- celu: max(0, x) + min(0, alpha expm1(x / alpha)); derivative 1 or e^(x / alpha) ---------------
 cdef inline real celu_forward(real x, real alpha) noexcept nogil:
-    # the rounding of q = x / alpha is amplified by |q| in expm1: float32 runs in double, float64
-    # puts it back to first order, expm1(q + dq) = expm1(q) + e^q dq
+    # the rounding of q = x / alpha is amplified by |q| in expm1: float32 splits the double
+    # quotient into two floats for the reduction, float64 puts it back to first order,
+    # expm1(q + dq) = expm1(q) + e^q dq
+    # expm1(q) = m 2^k in float32, then alpha m 2^k in double (alpha m is exact there), rounded
+    # once; alpha < 0 makes q > 0, and alpha e^q can be in float32's range where e^q is not.
+    # q = x (1/alpha) in double (within 2^-52: nothing for float32) lets a loop with one alpha
+    # hoist the division, which costs more than the rest (float64 vector division)
     cdef double w = x, q, dq, em
+    cdef float qh, m, kf, y
     if real is float:
-        return x if x > 0 else <real>(alpha * vexpm1(w / alpha))
+        q = w * (1.0 / alpha)
+        q = -40.0 if q < -40.0 else (250.0 if q > 250.0 else q)    # -1, or beyond any alpha e^q
+        qh = <float>q
+        m = _expm1_mant(qh, <float>(q - qh), <float>250.0, &kf)
+        # k is in [-29, 361]: 2^k is one normal double. At x = +-0: alpha expm1(x / alpha) without
+        # the expm1 (its sign, and NaN for a NaN alpha)
+        y = <real>(<double>alpha * m * _pow2(<double>kf + 6755399441055744.0))
+        return x if x > 0 else (x * (alpha / alpha) if x == 0 else y)
     q = x / alpha
     dq = quotient_low(x, alpha, q)
     em = vexpm1(q)
@@ -512,8 +525,8 @@ cdef inline float softplus_f32(float x, float beta) noexcept nogil:
     mantissas); its float32 rounding error tl goes into the reduction of e = e^-|beta x| = m 2^k,
     since the tail amplifies it by |beta x|. Then x + log1p(e)/beta above 0 (x exact, no rounding
     of beta x at all), log1p(e)/beta below, and below beta x = -80 (log1p(e) = e to 2^-115) m/beta
-    2^k: e alone underflows where e/beta need not (beta < 1). The one division and the sum run in
-    double and round once."""
+    2^k: e alone underflows where e/beta need not (beta < 1). The quotient (as a product with
+    1/beta, which a loop with one beta computes once) and the sum run in double, rounded once."""
     cdef double t = <double>x * beta
     t = 250.0 if t > 250.0 else (-250.0 if t < -250.0 else t)  # beyond: x, or e/beta below 2^-200
     cdef float th = <float>t
@@ -522,7 +535,7 @@ cdef inline float softplus_f32(float x, float beta) noexcept nogil:
     cdef float kf = _k(a)
     cdef float m = _exp_mant(a, -tl if th > 0 else tl, kf, 1, 0)
     cdef float l = _log1p_core(_ldexp(m, <float>-130.0 if kf < <float>-130.0 else kf))
-    cdef double q = <double>(l if t > -80.0 else m) / beta
+    cdef double q = <double>(l if t > -80.0 else m) * (1.0 / beta)  # within 2^-52; hoisted
     return <float>((<double>(x if th > 0 else <float>0) + q) if t > -80.0 else _ldexp(q, <double>kf))
 
 cdef inline real softplus_forward(real x, real beta, real threshold) noexcept nogil:

@@ -177,15 +177,22 @@ cdef inline double vexp_f32(double x) noexcept nogil:
 # -(2^|k| - 1), inexact below -24 / -53 only where the result is -1 anyway); past that, 2^-k is
 # below an ULP of 1 and is subtracted with the small terms instead. No cancellation survives: the
 # sum is formed exactly up to its last rounding. Measured max error: float32 1.09,
-# float64 0.97 ULP.
+# float64 0.97 ULP. _expm1_mant gives the parts, expm1(x + xlo) = m 2^k, for an argument known to
+# more than working precision (|xlo| below half an ULP of x) and a caller that applies 2^k itself.
 cdef inline real vexpm1(real x) noexcept nogil:
+    cdef real kf
+    cdef real m = _expm1_mant(x, 0, <real>89.0 if real is float else <real>710.0, &kf)
+    cdef real y = _ldexp(m, kf)                 # (two statements: kf is set by the call above)
+    return x if x == <real>0 else y                                  # keeps -0.0
+
+cdef inline real _expm1_mant(real x, real xlo, real top, real* kf_out) noexcept nogil:
+    # x is clamped to top from above (vexpm1: where e^x overflows with 2^k applied in x's type)
     cdef real xc, kf, q, a, aneg
+    xc = top if x > top else x
     if real is float:
         # below -17.4, e^x is under half an ULP of 1 and the result is -1
-        xc = <float>89.0 if x > <float>89.0 else x
         xc = <float>-20.0 if xc < <float>-20.0 else xc
     else:
-        xc = 710.0 if x > 710.0 else x
         xc = -40.0 if xc < -40.0 else xc
     kf = _k(xc)
     q = _pow2(_shift(x) - (kf if kf < <real>100 else <real>100))   # 2^-k (k capped: any tiny value will do)
@@ -195,8 +202,8 @@ cdef inline real vexpm1(real x) noexcept nogil:
     else:
         a = <real>1 if kf > <real>53 else <real>1 - q
         aneg = q if kf > <real>53 else <real>0
-    cdef real y = _ldexp(_exp_mant(xc, 0, kf, a, aneg), kf)
-    return x if x == <real>0 else y                                  # keeps -0.0
+    kf_out[0] = kf
+    return _exp_mant(xc, xlo, kf, a, aneg)
 
 
 # ---- log1p --------------------------------------------------------------------------------------
