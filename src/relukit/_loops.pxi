@@ -71,14 +71,15 @@ cdef inline int threads_for(npy_intp n, npy_intp bytes_per_element, int work) no
     return <int>most if most < nt else nt
 
 cdef inline int threads_for_output(npy_intp n, npy_intp bytes_per_element, int work, char* out,
-                                   npy_intp out_bytes) noexcept nogil:
+                                   npy_intp out_bytes, bint populate) noexcept nogil:
     """threads_for, but when `out` (out_bytes long, 0 if unknown) is large and fresh (see
-    rk_page_untouched), page faults from one thread: a memory-bound call runs on 1 thread, a
-    compute-bound one faults the pages in first and then runs on every thread (1e7 float32, 2
-    threads: relu float64 8.8 ms on 1 thread vs 10.5 populated then 2; gelu 16.5 vs 9.7)."""
+    rk_page_untouched), page faults from one thread: with `populate` (work that pays for threads
+    after that) the pages are faulted in first and the call runs on every thread, else on 1 thread
+    (1e7 float32, 2 threads: relu float64 8.8 ms on 1 thread vs 10.5 populated then 2; gelu 16.5
+    vs 9.7; bias_act_backward relu 7.4-9.0 vs 5.2-6.9)."""
     cdef int nt = threads_for(n, bytes_per_element, work)
     if nt > 1 and out_bytes >= FRESH_CHECK and rk_page_untouched(out + out_bytes // 2):
-        return nt if work != WORK_MEMORY and rk_populate(out, out_bytes) == 0 else 1
+        return nt if populate and rk_populate(out, out_bytes) == 0 else 1
     return nt
 
 # Kernels that are not ufunc loops (masks, rrelu noise, fused bias) run a piece function over
@@ -215,7 +216,8 @@ cdef void ufunc_loop(char** args, const npy_intp* dims, const npy_intp* steps,
     run_chunked(ufunc_piece, &job, n,
                 threads_for_output(n, 4 * (spec.nin + 1) if spec.storage == STORE_HALF
                                    else itemsize(spec.storage) * (spec.nin + 1), spec.work,
-                                   args[spec.nin], n * out_step if out_step > 0 else 0))
+                                   args[spec.nin], n * out_step if out_step > 0 else 0,
+                                   spec.work != WORK_MEMORY))
 
 # ---- building ufuncs ----------------------------------------------------------------------------
 cdef enum:

@@ -173,4 +173,4 @@ def mask_backward(cnp.ndarray g, cnp.ndarray mask, cnp.ndarray out, int dead, do
         with nogil:
             run_chunked(mask_backward_piece, &job, n,
                         threads_for_output(n, 2 * itemsize(job.storage), WORK_MEMORY, job.out,
-                                           n * itemsize(job.storage)))
+                                           n * itemsize(job.storage), False))
