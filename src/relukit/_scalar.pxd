@@ -482,7 +482,7 @@ cdef inline real celu_forward(real x, real alpha) noexcept nogil:
         m = _expm1_mant(qh, <float>(q - qh), <float>250.0, &kf)
         # k is in [-29, 361]: 2^k is one normal double. At x = +-0: alpha expm1(x / alpha) without
         # the expm1 (its sign, and NaN for a NaN alpha)
-        y = <real>(<double>alpha * m * _pow2(<double>kf + 6755399441055744.0))
+        y = <real>(<double>alpha * m * _pow2(<double>kf + _shift(1.0)))
         return x if x > 0 else (x * (alpha / alpha) if x == 0 else y)
     q = x / alpha
     dq = quotient_low(x, alpha, q)
