@@ -24,7 +24,8 @@ _u = types.SimpleNamespace(**_ufuncs)     # every ufunc by its __name__, for the
 # Per-call cost: this module is compiled by Cython (see meson.build); a wrapper passes **kwargs on
 # only when there are some (a call with an empty **kwargs costs ~40 ns at n=1, a tenth of the
 # whole call); the parameter checks are C functions with a fast path for float parameters. A
-# parametrised op then costs 1.03-1.12x its ufunc at n=1 (a Python wrapper: 1.2-1.4x).
+# parametrised op then costs 1.01-1.19x its ufunc at n=1 (a Python wrapper: 1.2-1.4x; measured
+# in docs/performance.md).
 
 
 @cython.cfunc
@@ -1630,7 +1631,7 @@ for _f in (gelu, gelu_backward, prelu, prelu_backward, prelu_weight_grad, rrelu,
     _f.__module__ = "relukit"
 
 for _f in list(globals().values()):
-    # Python functions from a checkout, Cython functions from a build (see meson.build)
+    # Cython functions as built (see meson.build), Python functions when run uncompiled
     if callable(_f) and not isinstance(_f, (type, np.ufunc)) and _f.__module__ == "relukit":
         _fill_doc(_f)
 

@@ -466,13 +466,12 @@ cdef inline real selu_backward_from_output(real g, real y) noexcept nogil:
 
 # ---- celu: max(0, x) + min(0, alpha expm1(x / alpha)); derivative 1 or e^(x / alpha) ---------------
 cdef inline real celu_forward(real x, real alpha) noexcept nogil:
-    # the rounding of q = x / alpha is amplified by |q| in expm1: float32 splits the double
-    # quotient into two floats for the reduction, float64 puts it back to first order,
-    # expm1(q + dq) = expm1(q) + e^q dq
-    # expm1(q) = m 2^k in float32, then alpha m 2^k in double (alpha m is exact there), rounded
-    # once; alpha < 0 makes q > 0, and alpha e^q can be in float32's range where e^q is not.
-    # q = x (1/alpha) in double (within 2^-52: nothing for float32) lets a loop with one alpha
-    # hoist the division, which costs more than the rest (float64 vector division)
+    # The rounding of q = x / alpha is amplified by |q| in expm1. float64 puts it back to first
+    # order, expm1(q + dq) = expm1(q) + e^q dq. float32 takes q = x (1/alpha) in double (within
+    # 2^-52; a loop with one alpha hoists the division, a float64 vector division costing more than
+    # the rest), splits it into two floats for the reduction of expm1(q) = m 2^k, and forms
+    # alpha m 2^k in double (alpha m is exact there), rounded once: alpha < 0 makes q > 0, and
+    # alpha e^q can be in float32's range where e^q is not.
     cdef double w = x, q, dq, em
     cdef float qh, m, kf, y
     if real is float:
