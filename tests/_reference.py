@@ -1019,7 +1019,7 @@ SOFTPLUS = Op(
     dfy=_softplus_dy,
     params=("beta", "threshold"),
     defaults=(1.0, 20.0),
-    param_sets=((1.0, 20.0), (2.0, 10.0), (0.7, 20.0), (1.0, np.inf)),
+    param_sets=((1.0, 20.0), (2.0, 10.0), (0.7, 20.0), (1.0, np.inf), (1e-3, 20.0), (-0.5, 20.0)),
     ulp=_TRANSCENDENTAL,
     numpy={"forward": _np(lambda x, b, t: np.where(x * b > t, x, np.logaddexp(0, x * b) / b)),
            "backward": _np(lambda g, x, b, t: np.where(
