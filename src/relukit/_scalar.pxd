@@ -494,7 +494,8 @@ cdef inline real celu_backward(real g, real x, real alpha) noexcept nogil:
     # float64: x / alpha's rounding error carried into the reduction, e^q's exponent folded into g's
     cdef double q
     if real is float:
-        return keep_nan(x, g if x > 0 else <real>(g * vexp_f32(<double>x / alpha)))
+        # x (1/alpha): within 2^-52, and a loop with one alpha computes 1/alpha once
+        return keep_nan(x, g if x > 0 else <real>(g * vexp_f32(<double>x * (1.0 / alpha))))
     q = x / alpha
     return keep_nan(x, g if x > 0 else times_exp(g, 1.0, q, quotient_low(x, alpha, q)))
 
@@ -502,6 +503,8 @@ cdef inline real celu_backward_from_output(real g, real y, real alpha) noexcept 
     # for alpha > 0: e^(x / alpha) = (y + alpha) / alpha where y <= 0; y + alpha is exact as
     # y -> -alpha (Sterbenz), where y / alpha + 1 would cancel
     cdef double w = y
+    if real is float:   # the ratio within 2^-52 as a product, 1/alpha computed once per loop
+        return keep_nan(y, g if y > 0 else <real>(g * ((w + alpha) * (1.0 / alpha))))
     return keep_nan(y, g if y > 0 else <real>(g * ((w + alpha) / alpha)))   # the ratio is <= 1
 
 # ---- softplus: log1p(e^(beta x)) / beta, x above the threshold; derivative sigmoid(beta x) ----------
