@@ -6,6 +6,7 @@ import sys
 import pytest
 
 import relukit
+from _support import BIG, threaded_at
 
 KEYS = ("version", "numpy", "compiler", "simd_level", "simd_available", "simd_built", "openmp",
         "threads", "thread_limit", "thread_thresholds", "cpu_count")
@@ -27,8 +28,8 @@ def test_config_keys_and_values():
     thresholds = cfg["thread_thresholds"]
     assert set(thresholds) >= {"memory"}
     assert all(isinstance(v, int) and v >= 1 for v in thresholds.values())
-    # the threads tests need their arrays (300_001 elements, 4 bytes each at least) to be threaded
-    assert thresholds["memory"] < 300_001 * 4
+    # the threads tests need their arrays (BIG elements) to be threaded
+    assert threaded_at(BIG)
 
 
 @pytest.mark.thread_unsafe(reason="changes the process-global thread limit")
