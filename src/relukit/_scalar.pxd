@@ -7,8 +7,8 @@
 # - NaN in x always reaches the output: every select chain ends in `x` for the unordered case;
 # - Cython writes an int literal as a double constant: in float32 code a compare with it stays
 #   float (gcc narrows exact constants), but arithmetic with it runs in double and rounds once at
-#   the end. That is used on purpose where it makes float32 correctly rounded (hardsigmoid,
-#   hardswish, sparse_plus); elsewhere constants are `<real>` casts.
+#   the end. That is used on purpose where it makes float32 correctly rounded (sparse_plus) or
+#   within a hair of it (hardsigmoid, hardswish); elsewhere constants are `<real>` casts.
 
 from libc.math cimport sqrt, fabs, fabsf, copysign, INFINITY
 
@@ -98,7 +98,12 @@ cdef inline real softshrink_backward_from_output(real g, real y, real lambd) noe
 
 # ---- hardsigmoid: relu6(x + 3) / 6; derivative 1/6 on (-3, 3) --------------------------------------
 cdef inline real hardsigmoid_forward(real x) noexcept nogil:
-    # (x + 3) / 6, not x / 6 + 0.5: near -3 the latter cancels. x + 3 is exact there (Sterbenz)
+    # (x + 3) / 6, not x / 6 + 0.5: near -3 the latter cancels. x + 3 is exact there (Sterbenz).
+    # float32 runs in double and multiplies by 1/6: under 2^-51 relative before the rounding to
+    # float32, so within 0.5 + 2^-27 ULP (a division costs 2.5x a relu at 1e5, measured)
+    cdef double wide = x
+    if real is float:
+        return 0 if x <= -3 else (1 if x >= 3 else <real>((wide + 3) * (1.0 / 6)))
     return 0 if x <= -3 else (1 if x >= 3 else (x + 3) / 6)
 
 cdef inline real hardsigmoid_backward(real g, real x) noexcept nogil:
@@ -110,12 +115,13 @@ cdef inline real hardsigmoid_backward_from_output(real g, real y) noexcept nogil
 # ---- hardswish: x * relu6(x + 3) / 6; derivative 0 (x <= -3), (2x + 3) / 6, 1 (x >= 3) ---------------
 cdef inline real hardswish_forward(real x) noexcept nogil:
     # the saturated branches are selected, so x * (x + 3) overflowing for huge x never shows.
-    # float32 runs in double, where x * (x + 3) is exact and only the division rounds; float64
+    # float32 runs in double, where x * (x + 3) is exact and times 1/6 is within 2^-51, so float32
+    # is within 0.5 + 2^-27 ULP (hardsigmoid's reason for not dividing); float64
     # carries the roundings of x + 3, of the product and of the division (all recovered exactly)
     # to one final rounding: x (x + 3) / 6 rounded three times is up to 1.7 ULP off.
     cdef double wide = x, u, eu, p, ep, q, rem
     if real is float:
-        q = wide * (wide + 3) / 6
+        q = wide * (wide + 3) * (1.0 / 6)
     else:
         u = wide + 3
         eu = fast_two_sum_error(3.0, wide, u)           # |x| < 3 where it is used
@@ -128,11 +134,11 @@ cdef inline real hardswish_forward(real x) noexcept nogil:
 
 cdef inline real hardswish_backward(real g, real x) noexcept nogil:
     # (2x + 3) / 6, not x / 3 + 0.5, which cancels near the minimum at -1.5. float32 runs in double
-    # (one rounding); float64 carries the roundings of 2x + 3, of the division and of the product
+    # (times 1/6, as the forward); float64 carries the roundings of 2x + 3, of the division and of the product
     # with g to the end (three roundings would be up to 2 ULP off)
     cdef double wide = x, u, eu, q, rem, p
     if real is float:
-        p = g * ((2 * wide + 3) / 6)
+        p = g * ((2 * wide + 3) * (1.0 / 6))
     else:
         u = 2 * wide + 3
         eu = two_sum_error(2 * wide, 3.0, u)
