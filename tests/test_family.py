@@ -449,6 +449,17 @@ def test_per_channel_parameters(op, kind, dtype):
     assert_same_bits(op.call(kind, xt, per_channel), op.call(kind, data, per_channel))
 
 
+@DTYPES
+def test_silu_beta_one_loop_gives_the_general_bits(dtype):
+    """A broadcast beta of 1 runs silu's own loop (_ops.py, `forward_special`): the same bits as
+    the general loop over an array of ones, at every offset into the data and past the thread
+    threshold, special values included."""
+    x = make_data(BIG, dtype, seed=61)
+    for n in (1, 7, 40, 1001, BIG):
+        assert_same_bits(relukit.silu(x[:n]), relukit.silu(x[:n], np.ones(n, dtype)), f"n={n}")
+    assert_same_bits(relukit.silu(x[3:1003], beta=1.0), relukit.silu(x[3:1003], np.ones(1000, dtype)))
+
+
 @pytest.mark.thread_unsafe(reason="warnings.catch_warnings is process-wide before Python 3.14")
 @pytest.mark.parametrize("op", [op for op in OPS if op.params], ids=lambda op: op.name)
 @DTYPES

@@ -31,9 +31,14 @@ class Ufunc(NamedTuple):
     data: tuple          # array operands, contiguous in the fast path
     params: tuple        # trailing operands, usually one value (broadcast), else per element
     work: str            # key of WORK_CLASSES
+    # (condition on the parameters, scalar of the data alone): when one value of each parameter is
+    # broadcast and the condition holds, the loop runs that scalar instead, which must give the
+    # same bits (gcc does not unswitch loops this long itself)
+    special: tuple = ()
 
 
-def activation(name, params=(), from_output=True, work="memory", backward_from_output=None):
+def activation(name, params=(), from_output=True, work="memory", backward_from_output=None,
+               forward_special=()):
     """The forward, backward and (when the maths allows) backward-from-output ufuncs of one op.
 
     Ops with parameters get ``_ufunc`` appended to the ufunc names: the public names are the
@@ -41,7 +46,7 @@ def activation(name, params=(), from_output=True, work="memory", backward_from_o
     """
     suffix = "_ufunc" if params else ""
     ufuncs = [
-        Ufunc(f"{name}{suffix}", f"{name}_forward", ("x",), params, work),
+        Ufunc(f"{name}{suffix}", f"{name}_forward", ("x",), params, work, forward_special),
         Ufunc(f"{name}_backward{suffix}", f"{name}_backward", ("g", "x"), params, work),
     ]
     if from_output:
@@ -74,7 +79,8 @@ UFUNCS = [
     *activation("celu", params=("alpha",), work="compute"),
     *activation("softplus", params=("beta", "threshold"), work="compute"),
     *activation("logsigmoid", work="compute"),
-    *activation("silu", params=("beta",), from_output=False, work="compute"),
+    *activation("silu", params=("beta",), from_output=False, work="compute",
+                forward_special=("beta == 1", "silu_forward_beta1")),
     *activation("mish", from_output=False, work="compute"),
     *activation("gelu_erf", from_output=False, work="compute"),
     *activation("gelu_tanh", from_output=False, work="compute"),
