@@ -31,23 +31,30 @@ class Ufunc(NamedTuple):
     data: tuple          # array operands, contiguous in the fast path
     params: tuple        # trailing operands, usually one value (broadcast), else per element
     work: str            # key of WORK_CLASSES
-    # (condition on the parameters, scalar of the data alone): when one value of each parameter is
-    # broadcast and the condition holds, the loop runs that scalar instead, which must give the
-    # same bits (gcc does not unswitch loops this long itself)
+    # (condition on the parameters, scalar): when one value of each parameter is broadcast and the
+    # condition holds, the loop runs that scalar (same arguments) instead: a faster form that the
+    # general scalar also selects there, so the bits are the same (gcc does not unswitch loops this
+    # long itself)
     special: tuple = ()
 
 
 def activation(name, params=(), from_output=True, work="memory", backward_from_output=None,
-               forward_special=()):
+               special=()):
     """The forward, backward and (when the maths allows) backward-from-output ufuncs of one op.
+
+    ``special=(condition, tag, directions)``: each of the directions ("forward", "backward") runs
+    ``<name>_<direction><tag>`` where the condition on broadcast parameters holds (Ufunc.special).
 
     Ops with parameters get ``_ufunc`` appended to the ufunc names: the public names are the
     Python wrappers that supply the parameters' defaults (see ``_api.py``).
     """
     suffix = "_ufunc" if params else ""
+    condition, tag, directions = special or (None, None, ())
+    forward, backward = ((condition, f"{name}_{d}{tag}") if d in directions else ()
+                         for d in ("forward", "backward"))
     ufuncs = [
-        Ufunc(f"{name}{suffix}", f"{name}_forward", ("x",), params, work, forward_special),
-        Ufunc(f"{name}_backward{suffix}", f"{name}_backward", ("g", "x"), params, work),
+        Ufunc(f"{name}{suffix}", f"{name}_forward", ("x",), params, work, forward),
+        Ufunc(f"{name}_backward{suffix}", f"{name}_backward", ("g", "x"), params, work, backward),
     ]
     if from_output:
         scalar = backward_from_output or f"{name}_backward_from_output"
@@ -77,10 +84,11 @@ UFUNCS = [
     *activation("elu", params=("alpha",), work="compute"),
     *activation("selu", work="compute"),
     *activation("celu", params=("alpha",), work="compute"),
-    *activation("softplus", params=("beta", "threshold"), work="compute"),
+    *activation("softplus", params=("beta", "threshold"), work="compute",
+                special=("beta == 1", "_beta1", ("forward", "backward"))),
     *activation("logsigmoid", work="compute"),
     *activation("silu", params=("beta",), from_output=False, work="compute",
-                forward_special=("beta == 1", "silu_forward_beta1")),
+                special=("beta == 1", "_beta1", ("forward",))),
     *activation("mish", from_output=False, work="compute"),
     *activation("gelu_erf", from_output=False, work="compute"),
     *activation("gelu_tanh", from_output=False, work="compute"),
