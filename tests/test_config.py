@@ -1,5 +1,8 @@
-"""show_config(), config(), __version__ and `python -m relukit info`."""
+"""show_config(), config(), __version__, `python -m relukit info`, and what the build inlined."""
 
+import importlib
+import re
+import shutil
 import subprocess
 import sys
 
@@ -69,3 +72,20 @@ def test_python_m_relukit_info():
                        timeout=120)
     assert r.returncode == 0, r.stderr
     assert "simd_level" in r.stdout and relukit.__version__ in r.stdout
+
+
+@pytest.mark.skipif(shutil.which("objdump") is None, reason="needs objdump (binutils)")
+@pytest.mark.parametrize("level", ("baseline", "avx2", "avx512"))
+def test_every_scalar_helper_is_inlined_into_the_kernels(level):
+    """No kernel calls a per-element helper of _scalar.pxd or _vecmath.pxd: a call left in a loop
+    stops gcc from vectorising it (meson.build's inlining parameters keep them inline)."""
+    try:
+        module = importlib.import_module(f"relukit._kernels_{level}")
+    except ImportError:
+        pytest.skip(f"no {level} module in this build")
+    asm = subprocess.run(["objdump", "-d", "--no-show-raw-insn", module.__file__],
+                         capture_output=True, text=True, check=True).stdout
+    if "<__pyx_f_" not in asm:
+        pytest.skip("the module's symbols are stripped")
+    calls = sorted(set(re.findall(r"call\s+\S+\s+<(__pyx_f_\d+_(?:scalar|vecmath)_\w+)>", asm)))
+    assert not calls, f"{level}: kernels call {calls}"

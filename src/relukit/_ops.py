@@ -88,7 +88,7 @@ UFUNCS = [
                 special=("beta == 1", "_beta1", ("forward", "backward"))),
     *activation("logsigmoid", work="compute"),
     *activation("silu", params=("beta",), from_output=False, work="compute",
-                special=("beta == 1", "_beta1", ("forward",))),
+                special=("beta == 1", "_beta1", ("forward", "backward"))),
     *activation("mish", from_output=False, work="compute"),
     *activation("gelu_erf", from_output=False, work="compute"),
     *activation("gelu_tanh", from_output=False, work="compute"),

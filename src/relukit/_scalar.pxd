@@ -634,6 +634,19 @@ cdef inline double silu_root_poly(double s) noexcept nogil:
     p = p * s + 0.1466487969969469
     return p
 
+# The float32 silu window (beta = 1): `python tools/root_expansions.py silu --window=-0.5,0.5
+# --degree 9` (relative fit error 2^-29.9), its coefficients rounded to float32 and c0 split in two.
+cdef inline float silu_root_poly_f32(float s) noexcept nogil:
+    cdef float p = <float>-4.03475e-05
+    p = p * s + <float>0.00016954727
+    p = p * s + <float>0.0007977708
+    p = p * s + <float>0.00012961021
+    p = p * s + <float>-0.0066064484
+    p = p * s + <float>-0.01522286
+    p = p * s + <float>0.018874807
+    p = p * s + <float>0.1466488
+    return <float>0.2178117 + (<float>2.0997801e-09 + s * p)
+
 # ---- mish: zero of the derivative at t0 = -1.192431214515495212138 (t = x), (d/g)'(t0) = 0.26694791404953451
 # window -0.15 < h < 1.1925, degree 21 in h; relative fit error 2^-58.2, 2^-56.7 with the coefficients as printed
 #     h = ((t + 1.1924312145154952) + 4.8484829848031044e-17) + 1.898915114090381e-33
@@ -743,6 +756,22 @@ cdef inline real silu_forward(real x, real beta) noexcept nogil:
         y = silu_forward_beta1(x, beta) if beta == 1 else y
     return 0 if x == -INFINITY else <real>y          # x = -inf would be -inf * 0 (beta > 0)
 
+cdef inline real silu_backward_beta1(real g, real x, real beta) noexcept nogil:
+    # float32: the general path's formula from an exponential in float32 lanes (vexp_f32f), the
+    # rest in double. e's error (1.6 * 2^-24) is amplified next to the zero of the derivative at
+    # t0 = -1.2785, where 1 + x s' cancels; inside |x - t0| < 0.5 the float32 root window takes over
+    # (h formed in double, the polynomial in float32 lanes), outside the amplification is below 1.
+    cdef double e, inv, d, h
+    if real is float:
+        e = vexp_f32f(-fabsf(x), 0)
+        inv = 1 / (1 + e)
+        d = ((e if x < 0 else 1.0) * inv) * (1 + x * ((1.0 if x < 0 else e) * inv))
+        h = (<double>x + 1.2784645427610737) + 1.0946994183093437e-16
+        d = h * silu_root_poly_f32(<float>h) if fabs(h) < 0.5 else d
+        d = (1.0 if x > 0 else 0.0) if fabsf(x) > 800 else d
+        return keep_nan(x, <real>(g * d))
+    return silu_backward(g, x, 1)
+
 cdef inline real silu_backward(real g, real x, real beta) noexcept nogil:
     # past |beta x| = 800 the derivative is exactly 1 or 0 (and an inf x would give inf * 0);
     # float64 keeps the negative tail down to -1500, where g e^(beta x) can still be a number
@@ -755,7 +784,7 @@ cdef inline real silu_backward(real g, real x, real beta) noexcept nogil:
         inv = 1 / (1 + e)
         d = ((e if bx < 0 else 1.0) * inv) * (1 + bx * ((1.0 if bx < 0 else e) * inv))
         d = (1.0 if x > 0 else 0.0) if fabs(bx) > 800 else d
-        return keep_nan(x, <real>(g * d))
+        return silu_backward_beta1(g, x, beta) if beta == 1 else keep_nan(x, <real>(g * d))
     else:
         # g d, g taken into the final scaling of the tail (sigmoid_slope)
         err = product_low(x, beta, bx)
