@@ -449,7 +449,8 @@ def test_per_channel_parameters(op, kind, dtype):
     assert_same_bits(op.call(kind, xt, per_channel), op.call(kind, data, per_channel))
 
 
-BETA_ONE_LOOPS = (("silu", "forward"), ("silu", "backward"), ("softplus", "forward"), ("softplus", "backward"))
+BETA_ONE_LOOPS = (("silu", "forward"), ("silu", "backward"),
+                  ("softplus", "forward"), ("softplus", "backward"))
 
 
 @pytest.mark.parametrize("name,kind", BETA_ONE_LOOPS)
