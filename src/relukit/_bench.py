@@ -103,7 +103,7 @@ def _cases(ops, n, dtype, modules, layouts):
 
 
 def _time(candidates, repeats, min_sample=2e-3):
-    """Median seconds per call of each candidate, sampled in turn."""
+    """Median seconds per call of each candidate, sampled in turn (the order rotating)."""
     loops = {}
     for name, fn in candidates.items():
         fn()                                  # warm up: page in outputs, load code
@@ -118,9 +118,12 @@ def _time(candidates, repeats, min_sample=2e-3):
             calls *= 2 if t == 0 else max(2, int(min_sample / t) + 1)
         loops[name] = calls
     samples = {name: [] for name in candidates}
-    for _ in range(repeats):
-        for name, fn in candidates.items():
-            calls = loops[name]
+    names = list(candidates)
+    for r in range(repeats):
+        # each candidate follows every other in turn: at 1e7 elements one finds part of the data
+        # the previous one touched in the last-level cache (the in-place cases share an array)
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            fn, calls = candidates[name], loops[name]
             t0 = time.perf_counter()
             for _ in range(calls):
                 fn()
