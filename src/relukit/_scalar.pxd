@@ -414,10 +414,10 @@ cdef inline double tanhshrink_near_zero(double x) noexcept nogil:
 cdef inline real tanhshrink_forward(real x) noexcept nogil:
     # float32 runs in double: below 0.55 as -x z P(z) from tanh's own polynomial (every term the
     # same sign), above as x - tanh(x), whose cancellation (at most 11x there) costs nothing after
-    # rounding to float32; one exponential and no continued fraction
+    # rounding to float32; one (lean) exponential and no continued fraction
     cdef double wide = x, z = wide * wide, a = fabs(wide)
     if real is float:
-        return <real>(-wide * (z * _tanh_poly(z)) if a < 0.55 else wide - copysign(1 - 2 / (vexp(a + a) + 1), wide))
+        return <real>(-wide * (z * _tanh_poly(z)) if a < 0.55 else wide - vtanh(wide))
     return <real>(tanhshrink_near_zero(wide) if fabs(wide) < 2 else wide - vtanh(wide))
 
 cdef inline real tanhshrink_backward(real g, real x) noexcept nogil:
