@@ -12,9 +12,11 @@
 
 from libc.math cimport sqrt, fabs, fabsf, copysign, INFINITY
 
-from _vecmath cimport real, _abs, vexp, vexp_f32, vexp_f32f, vexpm1, vlog1p, vtanh, verfc, vsigmoid, vsoftplus
+from _vecmath cimport (real, vexp, vexp_f32, vexp_f32f, vexpm1, vlog1p, vtanh, verfc, vsigmoid,
+                       vsoftplus)
 from libc.stdint cimport uint64_t
-from _vecmath cimport _sigmoid_neg, _k, _exp_mant, _expm1_mant, _ldexp, _pow2, _shift, _log1p_core, _tanh_poly, rk_vm_bits_f64, rk_vm_f64_bits
+from _vecmath cimport (_abs, _sigmoid_neg, _k, _exp_mant, _expm1_mant, _ldexp, _pow2, _shift,
+                       _log1p_core, _tanh_poly, rk_vm_bits_f64, rk_vm_f64_bits)
 
 
 cdef inline real keep_nan(real x, real value) noexcept nogil:
@@ -134,8 +136,8 @@ cdef inline real hardswish_forward(real x) noexcept nogil:
 
 cdef inline real hardswish_backward(real g, real x) noexcept nogil:
     # (2x + 3) / 6, not x / 3 + 0.5, which cancels near the minimum at -1.5. float32 runs in double
-    # (times 1/6, as the forward); float64 carries the roundings of 2x + 3, of the division and of the product
-    # with g to the end (three roundings would be up to 2 ULP off)
+    # (times 1/6, as the forward); float64 carries the roundings of 2x + 3, of the division and of
+    # the product with g to the end (three roundings would be up to 2 ULP off)
     cdef double wide = x, u, eu, q, rem, p
     if real is float:
         p = g * ((2 * wide + 3) * (1.0 / 6))
@@ -421,7 +423,7 @@ cdef inline real tanhshrink_forward(real x) noexcept nogil:
     return <real>(tanhshrink_near_zero(wide) if fabs(wide) < 2 else wide - vtanh(wide))
 
 cdef inline real tanhshrink_backward(real g, real x) noexcept nogil:
-    # float32 runs in double, tanh's exponential to float32 grade (vexp_f32: nothing cancels here)
+    # float32 runs in double, tanh's exponential to float32 grade (vexp_f32f: nothing cancels here)
     cdef double a = fabs(<double>x), z = a * a, t
     if real is float:
         t = a + a * (z * _tanh_poly(z)) if a < 0.55 else 1 - 2 / (vexp_f32f(2 * fabsf(x), 0) + 1)
@@ -723,7 +725,8 @@ cdef inline double gelu_tanh_root_poly(double s) noexcept nogil:
     return p
 
 # ---- silu: x sigmoid(beta x); derivative s (1 + beta x (1 - s)), s = sigmoid(beta x) ----------------
-# float32 runs in double and rounds once; 1 - s is sigmoid(-beta x), without cancellation.
+# 1 - s is sigmoid(-beta x), without cancellation. Beta = 1 (the default) has its own forms, the
+# general float32 path runs in double and rounds once.
 
 cdef inline real silu_forward_beta1(real x, real beta) noexcept nogil:
     # the default beta (beta x = x is exact; float32 in float32 arithmetic): x sigmoid(x) as vsigmoid
@@ -761,6 +764,7 @@ cdef inline real silu_backward_beta1(real g, real x, real beta) noexcept nogil:
     # rest in double. e's error (1.6 * 2^-24) is amplified next to the zero of the derivative at
     # t0 = -1.2785, where 1 + x s' cancels; inside |x - t0| < 0.5 the float32 root window takes over
     # (h formed in double, the polynomial in float32 lanes), outside the amplification is below 1.
+    # Measured max error: float32 2.20 ULP (every 197th float32, g = 1 or random).
     cdef double e, inv, d, h
     if real is float:
         e = vexp_f32f(-fabsf(x), 0)
