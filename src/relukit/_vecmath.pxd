@@ -348,6 +348,7 @@ cdef inline real _exp_neg(real a, real alo, real* scale) noexcept nogil:
     # return value and *scale: the value is e^-a scaled up by 2^64 where e^-a is below 2^-100
     # (float32) / 2^-1000 (float64), *scale = 2^-64 there and 1 elsewhere. a is clamped at 112 /
     # 750: beyond, e^-a times anything up to a (silu's x) rounds to 0, and callers select there.
+    # (alo is subtracted last: x - 0.0 folds away, x + 0.0 does not, because of -0.0.)
     cdef real c, ts, kf, r, em
     cdef bint far
     if real is float:
@@ -357,10 +358,10 @@ cdef inline real _exp_neg(real a, real alo, real* scale) noexcept nogil:
     ts = _shift(c) - c * <real>1.44269504088896341        # SHIFT + k, k = round(-c / ln2)
     kf = ts - _shift(c)
     if real is float:
-        r = (-c - kf * <float>0.693145751953125) - (kf * <float>1.4286068e-06 + alo)
+        r = ((-c - kf * <float>0.693145751953125) - kf * <float>1.4286068e-06) - alo
         far = kf < <float>-100
     else:
-        r = (-c - kf * 0.6931471803691238) - (kf * 1.9082149292705877e-10 + alo)
+        r = ((-c - kf * 0.6931471803691238) - kf * 1.9082149292705877e-10) - alo
         far = kf < -1000
     em = <real>1 + (r + (r * r) * _exp_poly(r))
     scale[0] = <real>5.421010862427522e-20 if far else <real>1     # 2^-64
@@ -368,9 +369,9 @@ cdef inline real _exp_neg(real a, real alo, real* scale) noexcept nogil:
 
 cdef inline real _sigmoid_neg(real a, real* scale) noexcept nogil:
     # sigmoid(-a) = e / (1 + e), e = e^-a, a >= 0, as the product of the return value and *scale
-    # (_exp_neg's: 1 + e is 1 wherever e is scaled)
+    # (_exp_neg's; where e is scaled, e 2^64 <= 2^-36 still rounds away in 1 + e)
     cdef real e = _exp_neg(a, 0, scale)
-    return e / (<real>1 + e if scale[0] == <real>1 else <real>1)
+    return e / (<real>1 + e)
 
 cdef inline real vsigmoid(real x) noexcept nogil:
     cdef real s
