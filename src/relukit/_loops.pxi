@@ -6,7 +6,7 @@
 #   contiguous      every operand contiguous              -> spec.contiguous (generated, vectorised)
 #   scalar params   data contiguous, parameters step 0    -> spec.scalar_params (generated)
 #   blocked         anything else, and every float16 call -> gather blocks into stack buffers,
-#                                                            run spec.contiguous, scatter back
+#                                                            run one of the two, scatter back
 # so an op is written once, as a scalar function, and only its two contiguous kernels are generated.
 
 from cython.parallel cimport prange
@@ -131,6 +131,13 @@ cdef void run_blocked(const LoopSpec* spec, char** args, const npy_intp* steps,
     cdef char* bufs[MAX_ARGS]
     cdef npy_intp start = 0, m, i
     cdef int k, nin = spec.nin
+    # every parameter one value: the scalar-parameter kernel (and its special loop, _ops.py)
+    cdef kernel_fn kernel = spec.scalar_params
+    for k in range(spec.ndata, nin):
+        if steps[k] != 0:
+            kernel = NULL
+    if kernel == NULL:
+        kernel = spec.contiguous
     for k in range(nin + 1):
         bufs[k] = <char*>buffers[k]
     # a step-0 operand (a scalar, or broadcast along this loop) is converted once, not per block
@@ -147,7 +154,7 @@ cdef void run_blocked(const LoopSpec* spec, char** args, const npy_intp* steps,
         for k in range(nin):
             if steps[k] != 0:
                 load(spec.storage, args[k] + start * steps[k], steps[k], bufs[k], m)
-        spec.contiguous(bufs, m)
+        kernel(bufs, m)
         store(spec.storage, bufs[nin], args[nin] + start * steps[nin], steps[nin], m)
         start += m
 
