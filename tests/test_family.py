@@ -449,23 +449,25 @@ def test_per_channel_parameters(op, kind, dtype):
     assert_same_bits(op.call(kind, xt, per_channel), op.call(kind, data, per_channel))
 
 
-BETA_ONE_LOOPS = (("silu", "forward"), ("silu", "backward"),
-                  ("softplus", "forward"), ("softplus", "backward"))
+SPECIAL_LOOPS = (("silu", "forward", "beta"), ("silu", "backward", "beta"),
+                 ("softplus", "forward", "beta"), ("softplus", "backward", "beta"),
+                 ("celu", "forward", "alpha"), ("celu", "backward", "alpha"))
 
 
-@pytest.mark.parametrize("name,kind", BETA_ONE_LOOPS)
+@pytest.mark.parametrize("name,kind,param", SPECIAL_LOOPS)
 @DTYPES
-def test_beta_one_loop_gives_the_general_bits(name, kind, dtype):
-    """A broadcast beta of 1 runs its own loop (_ops.py, `special`): the same bits as the general
-    loop over an array of ones, at every length and past the thread threshold, special values
-    included, with x and g of every magnitude."""
+def test_special_parameter_loop_gives_the_general_bits(name, kind, param, dtype):
+    """A broadcast parameter of 1 (silu and softplus's beta, celu's alpha) runs its own loop
+    (_ops.py, `special`): the same bits as the general loop over an array of ones, at every length
+    and past the thread threshold, special values included, with x and g of every magnitude."""
     fn = getattr(relukit, name if kind == "forward" else f"{name}_{kind}")
     x = make_data(BIG, dtype, seed=61)
     g = make_data(BIG, dtype, seed=62)
     for n in (1, 7, 40, 1001, BIG):
         data = (x[:n],) if kind == "forward" else (g[:n], x[:n])
-        assert_same_bits(fn(*data), fn(*data, np.ones(n, dtype)), f"{name} {kind} n={n}")
-        assert_same_bits(fn(*data, beta=1.0), fn(*data, np.ones(n, dtype)), f"{name} {kind} n={n}")
+        ones = np.ones(n, dtype)
+        assert_same_bits(fn(*data), fn(*data, ones), f"{name} {kind} n={n}")
+        assert_same_bits(fn(*data, **{param: 1.0}), fn(*data, ones), f"{name} {kind} n={n}")
 
 
 @pytest.mark.thread_unsafe(reason="warnings.catch_warnings is process-wide before Python 3.14")
