@@ -832,11 +832,13 @@ def _around(dt, *vals):
 def _transcendental_hard(dt, scale=1.0):
     """Where the helpers switch method, saturate, overflow or underflow, in x = t / scale."""
     if np.dtype(dt) == np.float64:
-        # e^t: last normal, overflow, last subnormal; tanh == 1, sigmoid == 1 from here on
+        # e^t: last normal, overflow, last subnormal; tanh == 1, sigmoid == 1 from here on; the
+        # clamps (750, 760: silu's x e^x is still subnormal past 746 and 750)
         edges = [708.3964185322641, 709.782712893384, 745.1332191019411, 19.061547465398498,
-                 36.7368005696771, 37.42994775023705, 710.0, 746.0]
+                 36.7368005696771, 37.42994775023705, 710.0, 746.0, 750.0, 760.0]
     else:
-        edges = [87.33654, 88.72284, 103.97208, 9.010913, 16.635532, 17.32868, 89.0, 104.0]
+        edges = [87.33654, 88.72284, 103.97208, 9.010913, 16.635532, 17.32868, 89.0, 104.0,
+                 112.0]
     smooth = [0.5, 0.55, 1.0, 2.0, 4.0, 9.0, 17.0, 19.0, 20.0, 37.0, 40.0, 44.0, 355.0, 800.0]
     tiny = [1e-4, 1e-8, 1e-10, 1e-20, 1e-30, 1e-40, 1e-100, 1e-200, 1e-300, 1e-310]
     big = [1e3, 1e4, 1e10, 1e15, 1e20, 1e30, 3e38, 1e100, 1e154, 1e200, 1e300]

@@ -338,23 +338,24 @@ cdef inline real vtanh(real x) noexcept nogil:
 # subtraction exact or nearly); nothing overflows and the limits are exactly 0 and 1. e comes from
 # the lean exponential below: one 2^k, e^r summed plainly (within 0.7 ULP instead of vexp's
 # compensated 0.5), and no correction for the rounding of 1 + e: each of those costs 15-25%
-# (measured) and buys about half an ULP. Where e would be subnormal it is scaled up by 2^64 and the
-# scale comes back in the caller's last product, so subnormal results are rounded once and no
+# (measured) and buys about half an ULP. Where e would be subnormal it is scaled up (_exp_neg) and
+# the scale comes back in the caller's last product, so subnormal results are rounded once and no
 # subnormal operand enters the arithmetic (a subnormal result itself still costs 3-4x: the
 # hardware's assist for the product that forms it). Measured max error: float32 2.36 (every 61st
 # float32), float64 2.03 ULP (3e5 random and hard points).
 cdef inline real _exp_neg(real a, real alo, real* scale) noexcept nogil:
     # e^-(a + alo) for a >= 0 (NaN stays NaN), alo below half an ULP of a, as the product of the
-    # return value and *scale: the value is e^-a scaled up by 2^64 where e^-a is below 2^-100
-    # (float32) / 2^-1000 (float64), *scale = 2^-64 there and 1 elsewhere. a is clamped at 112 /
-    # 750: beyond, e^-a times anything up to a (silu's x) rounds to 0, and callers select there.
+    # return value and *scale: the value is e^-a scaled up by 2^64 (float32) / 2^128 (float64)
+    # where e^-a is below 2^-100 / 2^-1000, *scale the inverse there and 1 elsewhere. a is clamped
+    # at 112 / 760: beyond, e^-a times anything up to a (silu's x) rounds to 0 (112 e^-112 is
+    # 2^-154.8, 760 e^-760 2^-1086.9), and callers select there.
     # (alo is subtracted last: x - 0.0 folds away, x + 0.0 does not, because of -0.0.)
     cdef real c, ts, kf, r, em
     cdef bint far
     if real is float:
         c = <float>112.0 if a > <float>112.0 else a
     else:
-        c = 750.0 if a > 750.0 else a
+        c = 760.0 if a > 760.0 else a
     ts = _shift(c) - c * <real>1.44269504088896341        # SHIFT + k, k = round(-c / ln2)
     kf = ts - _shift(c)
     if real is float:
@@ -364,12 +365,15 @@ cdef inline real _exp_neg(real a, real alo, real* scale) noexcept nogil:
         r = ((-c - kf * 0.6931471803691238) - kf * 1.9082149292705877e-10) - alo
         far = kf < -1000
     em = <real>1 + (r + (r * r) * _exp_poly(r))
-    scale[0] = <real>5.421010862427522e-20 if far else <real>1     # 2^-64
-    return em * _pow2(ts + <real>64 if far else ts)
+    if real is float:
+        scale[0] = <float>5.421010862427522e-20 if far else <float>1             # 2^-64
+        return em * _pow2(ts + <float>64 if far else ts)
+    scale[0] = 2.938735877055719e-39 if far else 1.0                            # 2^-128
+    return em * _pow2(ts + 128.0 if far else ts)
 
 cdef inline real _sigmoid_neg(real a, real* scale) noexcept nogil:
     # sigmoid(-a) = e / (1 + e), e = e^-a, a >= 0, as the product of the return value and *scale
-    # (_exp_neg's; where e is scaled, e 2^64 <= 2^-36 still rounds away in 1 + e)
+    # (_exp_neg's; where e is scaled, e 2^64 <= 2^-36 / e 2^128 <= 2^-872 still rounds away in 1 + e)
     cdef real e = _exp_neg(a, 0, scale)
     return e / (<real>1 + e)
 
