@@ -383,10 +383,14 @@ cdef inline real vsigmoid(real x) noexcept nogil:
     return q * s if x < <real>0 else <real>1 - q
 
 # softplus = max(x, 0) + log1p(e^-|x|): x for large x (the log1p term drops below half an ULP),
-# e^x for very negative x (log1p of a tiny argument returns it). NaN reaches the output through
-# max(x, 0) written as a NaN-keeping select. Measured max error: float32 1.59, float64 1.45 ULP.
+# e^x for very negative x (log1p of a tiny argument returns it). e is the lean exponential's, and
+# where it is scaled, log1p(e 2^64) 2^-64 is log1p(e) to 2^-37 relative (2^-873 in float64), one
+# rounding. NaN reaches the output through max(x, 0) written as a NaN-keeping select.
+# Measured max error: float32 1.56 (every 197th float32), float64 1.58 ULP (2e5 samples).
 cdef inline real vsoftplus(real x) noexcept nogil:
-    return (<real>0 if x <= <real>0 else x) + _log1p_core(vexp(-_abs(x)))
+    cdef real s
+    cdef real l = _log1p_core(_exp_neg(_abs(x), 0, &s))
+    return (<real>0 if x <= <real>0 else x) + l * s
 
 
 # ---- erf, erfc ----------------------------------------------------------------------------------
