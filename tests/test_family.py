@@ -376,8 +376,9 @@ def _nan_cases():
 @pytest.mark.parametrize("op,kind,nan_in", _nan_cases())
 @DTYPES
 def test_nan_at_every_position(op, kind, nan_in, dtype):
-    """Lengths 1..70, NaN at each position (one call per position): NaN in x or y gives NaN there;
-    NaN in g gives NaN or, where the derivative is exactly 0, 0; nothing else changes."""
+    """Lengths 1..70, NaN at each position (one call per position): NaN in x or y gives NaN there,
+    the same NaN (sign and payload) at every position and length, SIMD body or scalar tail; NaN in
+    g gives NaN or, where the derivative is exactly 0, 0; nothing else changes."""
     dtype = np.dtype(dtype)
     _need_backend(op, dtype)
     params = cast_params(op.sets(kind, dtype)[0], dtype)
@@ -387,10 +388,14 @@ def test_nan_at_every_position(op, kind, nan_in, dtype):
 
     which = 0 if (nan_in == "g" or kind == "forward") else 1
     ctx = f"{op.name} {kind} NaN in {nan_in}"
+    nan_bits = set()
     for n, operands, at_nan in nan_every_position(fn, _operand_maker(op, kind, dtype, params),
                                                   which, max_len=70, context=ctx):
         if nan_in == "x":
             assert np.isnan(at_nan).all(), f"{ctx}, length {n}: {at_nan}"
+            nan_bits.update(at_nan.tobytes()[i:i + dtype.itemsize]
+                            for i in range(0, at_nan.nbytes, dtype.itemsize))
+            assert len(nan_bits) == 1, f"{ctx}, length {n}: NaNs of different bits {nan_bits}"
         else:
             # the reference with g = NaN: 0 where the backward selects, NaN elsewhere
             hi, _, care = reference(op, kind, (np.full(n, np.nan, dtype), operands[1]), params,

@@ -564,7 +564,7 @@ cdef inline float softplus_f32(float x, float beta) noexcept nogil:
 # beta = 1, the default, is its own loop (_ops.py): no product to carry, and vsoftplus in the
 # argument's type (float32 and float64 2x faster than the general forms, measured at 1e5)
 cdef inline real softplus_forward_beta1(real x, real beta, real threshold) noexcept nogil:
-    return x if x > threshold else vsoftplus(x)
+    return keep_nan(x, x if x > threshold else vsoftplus(x))
 
 cdef inline real softplus_backward_beta1(real g, real x, real beta, real threshold) noexcept nogil:
     # float32: sigmoid(x) in double from an exponential in float32 lanes
@@ -582,7 +582,7 @@ cdef inline real softplus_forward(real x, real beta, real threshold) noexcept no
     else:
         t = x * beta
         t = x if t > threshold else softplus_scaled(t, product_low(x, beta, t), beta)
-    return softplus_forward_beta1(x, beta, threshold) if beta == 1 else <real>t
+    return softplus_forward_beta1(x, beta, threshold) if beta == 1 else keep_nan(x, <real>t)
 
 cdef inline real softplus_backward(real g, real x, real beta, real threshold) noexcept nogil:
     # float64: beta x's rounding error in the reduction, e's exponent folded into g's
@@ -753,7 +753,7 @@ cdef inline real silu_forward_beta1(real x, real beta) noexcept nogil:
         limit = -760.0
     q = x * (<real>1 - q) if x >= 0 else (x * q) * s
     q = <real>-0.0 if x < limit else q
-    return 0 if x == -INFINITY else q
+    return keep_nan(x, 0 if x == -INFINITY else q)   # the input's NaN, wherever it sits
 
 cdef inline real silu_forward(real x, real beta) noexcept nogil:
     cdef double bx, y, e
@@ -770,7 +770,9 @@ cdef inline real silu_forward(real x, real beta) noexcept nogil:
         y = times_sigmoid(x, bx, product_low(x, beta, bx))
         y = x if (bx > 40) | (x == 0) else (x * 0.0 if bx < -1500 else y)    # keeps -0.0
         y = silu_forward_beta1(x, beta) if beta == 1 else y
-    return 0 if x == -INFINITY else <real>y          # x = -inf would be -inf * 0 (beta > 0)
+    # x = -inf would be -inf * 0 (beta > 0); a NaN x comes out as itself, in the SIMD body and
+    # the scalar tail alike
+    return keep_nan(x, 0 if x == -INFINITY else <real>y)
 
 cdef inline real silu_backward_beta1(real g, real x, real beta) noexcept nogil:
     # float32: the general path's formula from an exponential in float32 lanes (vexp_f32f), the
@@ -838,7 +840,7 @@ cdef inline real mish_forward(real x) noexcept nogil:
         y = wide - wide * (2 * (u * u) / ((1 + 2 * u) + 2 * (u * u)))
         y = xm if wide < 0 else y
         y = wide if (wide > 40) | (wide == 0) else (wide * 0.0 if wide < -760 else y)  # keeps -0.0
-    return 0 if x == -INFINITY else <real>y
+    return keep_nan(x, 0 if x == -INFINITY else <real>y)
 
 cdef inline real mish_backward(real g, real x) noexcept nogil:
     # sech(sp)^2 as 4t / (1 + t)^2 with t = e^(-2 sp) <= 1: no 1 - tanh^2 cancellation (float32)
@@ -967,7 +969,7 @@ cdef inline real gelu_erf_forward(real x) noexcept nogil:
         pm = pm + pm * -6.247337834861335e-17        # 1/sqrt(2 pi) = 0.3989422804014327 (1 + this)
         y = ldexp_small(-(pm + pm * gelu_tail_series(1 / sq)), kf) if wide < -20 else y
         y = wide if (wide > 40) | (wide == 0) else y        # keeps -0.0
-    return 0 if x == -INFINITY else <real>y
+    return keep_nan(x, 0 if x == -INFINITY else <real>y)
 
 cdef inline real gelu_erf_backward(real g, real x) noexcept nogil:
     # beyond |x| = 40 Phi is exactly 0 or 1 and x phi(x) is 0 (an inf x would give inf * 0);
@@ -1044,7 +1046,7 @@ cdef inline real gelu_tanh_forward(real x) noexcept nogil:
         u2 = gelu_tanh_arg(0.0 if fabs(wide) > 30 else wide, 0.044715, 2.1960211427085595e-18, &u2lo)
         y = times_sigmoid(wide, u2, u2lo)
         y = wide if (wide > 30) | (wide == 0) else (wide * 0.0 if wide < -30 else y)  # keeps -0.0
-    return 0 if x == -INFINITY else <real>y
+    return keep_nan(x, 0 if x == -INFINITY else <real>y)
 
 cdef inline real gelu_tanh_backward(real g, real x) noexcept nogil:
     # s + x s (1 - s) du2/dx with s = sigmoid(2u); beyond |x| = 1e4 (float64: 30) the second
