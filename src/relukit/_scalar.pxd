@@ -436,14 +436,10 @@ cdef inline real elu_forward(real x, real alpha) noexcept nogil:
     return x if x > 0 else alpha * vexpm1(x)
 
 cdef inline real elu_backward(real g, real x, real alpha) noexcept nogil:
-    # float32 runs in double: g alpha e^x may be in range where e^x is not. float64 folds the
-    # exponents of e^x and alpha into g's
-    cdef double e, ga
+    # float32 runs in double: g alpha e^x may be in range where e^x is not, and g alpha (at most
+    # 2^256) cannot overflow there. float64 folds the exponents of e^x and alpha into g's
     if real is float:
-        e = vexp_f32f(x, 0)
-        ga = <double>g * alpha
-        # |g| >= 1: alpha e^x first, so that g alpha cannot overflow on the way (e^x <= 1)
-        return keep_nan(x, g if x > 0 else <real>(g * (alpha * e) if fabs(ga) > 1e300 else ga * e))
+        return keep_nan(x, g if x > 0 else <real>((<double>g * alpha) * vexp_f32f(x, 0)))
     return keep_nan(x, g if x > 0 else times_exp(g, alpha, x, 0.0))
 
 cdef inline real elu_backward_from_output(real g, real y, real alpha) noexcept nogil:
@@ -457,12 +453,9 @@ cdef inline real selu_forward(real x) noexcept nogil:
 
 cdef inline real selu_backward(real g, real x) noexcept nogil:
     # as elu_backward, with alpha = scale * alpha
-    cdef double e, ga
     if real is float:
-        e = vexp_f32f(x, 0)
-        ga = <double>g * 1.7580993408473768599402175208123
         return keep_nan(x, g * <real>1.0507009873554804934193349852946 if x > 0 else
-                        <real>(g * (1.7580993408473768599402175208123 * e) if fabs(ga) > 1e300 else ga * e))
+                        <real>((<double>g * 1.7580993408473768599402175208123) * vexp_f32f(x, 0)))
     return keep_nan(x, g * 1.0507009873554804934193349852946 if x > 0 else
                     times_exp(g, 1.7580993408473768599402175208123, x, 0.0))
 
