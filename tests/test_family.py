@@ -124,6 +124,12 @@ def test_accuracy(op, kind, params, dtype):
             + _describe(op, kind, data, p, expected.astype(np.float64), got, bad, steps))
         return
     _need_backend(op, dtype)
+    if params != "per-element":
+        # every element alone: the same bits. A backward with a lean form (_ops.py, `lean`) runs it
+        # only over blocks without a rare element, which this data hardly has; alone, each
+        # ordinary element gets the lean form, so the bound below holds for both forms
+        alone = [op.call(kind, [a[i:i + 1] for a in data], p) for i in range(got.size)]
+        assert_same_bits(got, np.concatenate(alone), f"{op.name} {kind} {params} element by element")
     hi, r, care = reference(op, kind, data, p, dtype)
     steps = np.where(care, steps_from_exact(got, hi, dtype), 0.0)
     bad = np.flatnonzero(steps > bound)
@@ -473,6 +479,35 @@ def test_special_parameter_loop_gives_the_general_bits(name, kind, param, dtype)
         ones = np.ones(n, dtype)
         assert_same_bits(fn(*data), fn(*data, ones), f"{name} {kind} n={n}")
         assert_same_bits(fn(*data, **{param: 1.0}), fn(*data, ones), f"{name} {kind} n={n}")
+
+
+LEAN_BACKWARDS = ("sigmoid", "tanh", "elu", "selu", "celu", "softplus", "logsigmoid")
+
+
+@pytest.mark.parametrize("name", LEAN_BACKWARDS)
+@DTYPES
+def test_lean_blocks_leave_every_element_its_own_bits(name, dtype):
+    """These backwards run a lean form over each block of elements without a rare one (_ops.py,
+    `lean`) and the careful form over the others. Rare elements (x beyond the lean range, inf, g
+    near the top of the range) placed every so often among ordinary ones, past the thread
+    threshold: every other element keeps the bits it has without them, and each rare one gets the
+    bits it gets alone."""
+    fn = getattr(relukit, f"{name}_backward")
+    rng = np.random.default_rng(17)
+    n = BIG
+    x = (rng.standard_normal(n) * 4).astype(dtype)
+    g = rng.standard_normal(n).astype(dtype)
+    clean = fn(g, x)
+    pos = np.arange(5, n, 1999)
+    xr, gr = x.copy(), g.copy()
+    xr[pos] = rng.choice(np.array([-1000, 1000, -np.inf, np.inf, -80, 75], dtype), pos.size)
+    gr[pos[::3]] = np.finfo(dtype).max / 4
+    got = fn(gr, xr)
+    others = np.ones(n, bool)
+    others[pos] = False
+    assert_same_bits(got[others], clean[others], f"{name} ordinary elements")
+    alone = np.concatenate([fn(gr[i:i + 1], xr[i:i + 1]) for i in pos])
+    assert_same_bits(got[pos], alone, f"{name} rare elements")
 
 
 @pytest.mark.thread_unsafe(reason="warnings.catch_warnings is process-wide before Python 3.14")

@@ -36,6 +36,8 @@ cdef enum:
     CHUNK_ALIGN = 64     # chunk starts are multiples of this many elements (full cache lines)
     FRESH_CHECK = 1 << 22  # output bytes from which a fresh (never touched) output is looked for
     ALIGN_FROM = 1 << 16   # output bytes from which the bulk of a call starts on a cache line
+    LEAN_BLOCK = 1024      # elements per block of a kernel with a lean form (_ops.py, `lean`): the
+                           # check for rare elements reads the block into L1 for the pass after
 
 cdef enum Storage:
     STORE_HALF

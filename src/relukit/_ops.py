@@ -36,14 +36,21 @@ class Ufunc(NamedTuple):
     # general scalar also selects there, so the bits are the same (gcc does not unswitch loops this
     # long itself)
     special: tuple = ()
+    # loop scalars (the general one, the special one, or both) that come with `<scalar>_lean`, a
+    # faster form, and `<scalar>_rare`, true for the elements it cannot do (an exponential leaving
+    # the normal range, say); `<scalar>` itself selects between the two. The loop runs the lean form
+    # over each block of elements in which none is rare, `<scalar>` over the others: the bits are
+    # the same either way, and the rare elements' careful arithmetic costs nothing elsewhere
+    lean: tuple = ()
 
 
 def activation(name, params=(), from_output=True, work="memory", backward_from_output=None,
-               special=()):
+               special=(), lean=()):
     """The forward, backward and (when the maths allows) backward-from-output ufuncs of one op.
 
     ``special=(condition, tag, directions)``: each of the directions ("forward", "backward") runs
     ``<name>_<direction><tag>`` where the condition on broadcast parameters holds (Ufunc.special).
+    ``lean``: the scalars, as ``<direction>`` or ``<direction><tag>``, with lean forms (Ufunc.lean).
 
     Ops with parameters get ``_ufunc`` appended to the ufunc names: the public names are the
     Python wrappers that supply the parameters' defaults (see ``_api.py``).
@@ -52,9 +59,10 @@ def activation(name, params=(), from_output=True, work="memory", backward_from_o
     condition, tag, directions = special or (None, None, ())
     forward, backward = ((condition, f"{name}_{d}{tag}") if d in directions else ()
                          for d in ("forward", "backward"))
+    lean = tuple(f"{name}_{s}" for s in lean)
     ufuncs = [
-        Ufunc(f"{name}{suffix}", f"{name}_forward", ("x",), params, work, forward),
-        Ufunc(f"{name}_backward{suffix}", f"{name}_backward", ("g", "x"), params, work, backward),
+        Ufunc(f"{name}{suffix}", f"{name}_forward", ("x",), params, work, forward, lean),
+        Ufunc(f"{name}_backward{suffix}", f"{name}_backward", ("g", "x"), params, work, backward, lean),
     ]
     if from_output:
         scalar = backward_from_output or f"{name}_backward_from_output"
@@ -78,16 +86,16 @@ UFUNCS = [
     *activation("softsign"),
     *activation("sparse_plus"),
     *activation("squareplus", params=("b",)),
-    *activation("sigmoid", work="compute"),
-    *activation("tanh", work="compute"),
+    *activation("sigmoid", work="compute", lean=("backward",)),
+    *activation("tanh", work="compute", lean=("backward",)),
     *activation("tanhshrink", from_output=False, work="compute"),
-    *activation("elu", params=("alpha",), work="compute"),
-    *activation("selu", work="compute"),
+    *activation("elu", params=("alpha",), work="compute", lean=("backward",)),
+    *activation("selu", work="compute", lean=("backward",)),
     *activation("celu", params=("alpha",), work="compute",
-                special=("alpha == 1", "_alpha1", ("forward", "backward"))),
+                special=("alpha == 1", "_alpha1", ("forward", "backward")), lean=("backward_alpha1",)),
     *activation("softplus", params=("beta", "threshold"), work="compute",
-                special=("beta == 1", "_beta1", ("forward", "backward"))),
-    *activation("logsigmoid", work="compute"),
+                special=("beta == 1", "_beta1", ("forward", "backward")), lean=("backward_beta1",)),
+    *activation("logsigmoid", work="compute", lean=("backward",)),
     *activation("silu", params=("beta",), from_output=False, work="compute",
                 special=("beta == 1", "_beta1", ("forward", "backward"))),
     *activation("mish", from_output=False, work="compute"),

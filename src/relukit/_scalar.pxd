@@ -15,7 +15,7 @@ from libc.math cimport sqrt, fabs, fabsf, copysign, INFINITY
 from _vecmath cimport (real, vexp, vexp_f32, vexp_f32f, vexpm1, vlog1p, vtanh, verfc, vsigmoid,
                        vsoftplus)
 from libc.stdint cimport uint64_t
-from _vecmath cimport (_abs, _sigmoid_neg, _k, _exp_mant, _expm1_mant, _ldexp, _pow2, _shift,
+from _vecmath cimport (_abs, _exp_neg, _sigmoid_neg, _k, _exp_mant, _expm1_mant, _ldexp, _pow2, _shift,
                        _log1p_core, _tanh_poly, rk_vm_bits_f64, rk_vm_f64_bits)
 
 
@@ -367,19 +367,77 @@ cdef inline double sigmoid_slope(double g, double t, double tlo, double v, doubl
     cdef double yt = m * (s1 + (small - (s1 + small) * (e * (2 + e) * inv)))
     return scale_product(g, yt if e < 0.125 else q, kf) if t < 0 else g * (1 - (q - q * (dDD * inv)))
 
+# ---- lean backwards ------------------------------------------------------------------------------
+# The backwards of sigmoid, tanh, elu, selu, celu (alpha = 1), softplus (beta = 1) and logsigmoid
+# each have a lean form: the lean exponential (_exp_neg) and plain arithmetic in the argument's own
+# type, g times the derivative rounded once. That is right wherever the derivative stays a normal
+# number (|x| up to lean_limit): g d then rounds once, whatever g is, into the subnormals or to inf.
+# Beyond (and for an infinite x) the careful forms take over: float32 in double, float64 with the
+# exponent of the derivative folded into g's. `<op>_backward_rare` says which elements need them;
+# `<op>_backward` selects, and the loops run `<op>_backward_lean` over each block of elements
+# without a rare one (_ops.py, `lean`), which is nearly every block there is.
+
+cdef inline real _inverse_1_2(real d) noexcept nogil:
+    # 1 / d within 6% for 1 <= d <= 2 (the linear minimax fit): enough for a correction term
+    return <real>1.411764705882353 - <real>0.47058823529411764 * d
+
+cdef inline bint lean_g_rare(real g) noexcept nogil:
+    # g beyond 2^100 / 2^1000: a product a few ULP high could round to inf near the top of the range
+    if real is float:
+        return _abs(g) > <float>1.2676506002282294e+30
+    return _abs(g) > 1.0715086071862673e+301
+
+cdef inline real lean_limit(real like) noexcept nogil:
+    # below e^-69 / e^-690, _exp_neg scales its result (from 2^-100 / 2^-1000 down)
+    if real is float:
+        return 69
+    return 690
+
+cdef inline bint sigmoid_slope_rare(real x) noexcept nogil:
+    return _abs(x) > lean_limit(x)                       # a NaN x is not rare: it comes out as x
+
+cdef inline real times_sigmoid_slope_lean(real g, real c, real x) noexcept nogil:
+    # g c sigmoid(x) sigmoid(-x) = g c e / (1 + e)^2, e = e^-|x|, c = 1 or 4. The rounding of
+    # d = 1 + e would count twice in d^2: it is recovered exactly (Fast2Sum) and put back as a
+    # relative correction (measured: float32 4.22 -> 3.43 ULP, float64 3.59 -> 3.34, and 1.2x
+    # the time; putting back d^2's rounding as well took 1.4x more time again)
+    cdef real s
+    cdef real e = _exp_neg(_abs(x), 0, &s)
+    cdef real d = <real>1 + e
+    cdef real q = c * (e / (d * d))
+    return g * (q - q * ((<real>2 * ((<real>1 - d) + e)) * _inverse_1_2(d)))
+
+cdef inline real times_sigmoid_lean(real g, real x) noexcept nogil:
+    # g sigmoid(x) = g e / (1 + e) for x < 0, g / (1 + e) for x >= 0, the rounding of 1 + e put
+    # back as above
+    cdef real s
+    cdef real e = _exp_neg(_abs(x), 0, &s)
+    cdef real d = <real>1 + e
+    cdef real q = (e if x < 0 else <real>1) / d
+    return g * (q - q * (((<real>1 - d) + e) * _inverse_1_2(d)))
+
 # ---- sigmoid: 1 / (1 + e^-x); derivative sigmoid(x) sigmoid(-x) -----------------------------------
 cdef inline real sigmoid_forward(real x) noexcept nogil:
     return vsigmoid(x)
 
+cdef inline bint sigmoid_backward_rare(real g, real x) noexcept nogil:
+    return sigmoid_slope_rare(x)
+
+cdef inline real sigmoid_backward_lean(real g, real x) noexcept nogil:
+    return keep_nan(x, times_sigmoid_slope_lean(g, 1, x))
+
 cdef inline real sigmoid_backward(real g, real x) noexcept nogil:
-    # sigmoid(x) sigmoid(-x), not y (1 - y), which cancels as y -> 1. float32 runs in double, so
-    # that a huge g times a derivative below float32's range still comes out right; float64 folds
-    # the derivative's exponent into g's
+    # sigmoid(x) sigmoid(-x), not y (1 - y), which cancels as y -> 1. Rare elements: float32 runs
+    # in double, so that a huge g times a derivative below float32's range still comes out right;
+    # float64 folds the derivative's exponent into g's
     cdef double e
+    cdef real r
     if real is float:
         e = vexp_f32f(-fabsf(x), 0)          # e / (1 + e)^2: one exponential, one division
-        return keep_nan(x, <real>(g * (e / ((1 + e) * (1 + e)))))
-    return keep_nan(x, times_sigmoid_slope(g, 1.0, x))
+        r = keep_nan(x, <real>(g * (e / ((1 + e) * (1 + e)))))
+    else:
+        r = keep_nan(x, times_sigmoid_slope(g, 1.0, x))
+    return r if sigmoid_backward_rare(g, x) else sigmoid_backward_lean(g, x)
 
 cdef inline real sigmoid_backward_from_output(real g, real y) noexcept nogil:
     return keep_nan(y, g * (y * (1 - y)))
@@ -388,15 +446,24 @@ cdef inline real sigmoid_backward_from_output(real g, real y) noexcept nogil:
 cdef inline real tanh_forward(real x) noexcept nogil:
     return vtanh(x)
 
+cdef inline bint tanh_backward_rare(real g, real x) noexcept nogil:
+    return sigmoid_slope_rare(2 * x) | lean_g_rare(g)
+
+cdef inline real tanh_backward_lean(real g, real x) noexcept nogil:
+    return keep_nan(x, times_sigmoid_slope_lean(g, 4, 2 * x))
+
 cdef inline real tanh_backward(real g, real x) noexcept nogil:
-    # sech^2 = 4t / (1 + t)^2 with t = e^(-2|x|) <= 1: no 1 - tanh^2 cancellation, no overflow;
-    # float32 runs in double (a huge g times a derivative below float32's range); float64 is
-    # 4 sigmoid'(2x), its exponent folded into g's
+    # sech^2 = 4t / (1 + t)^2 with t = e^(-2|x|) <= 1: no 1 - tanh^2 cancellation, no overflow.
+    # Rare elements: float32 runs in double (a huge g times a derivative below float32's range);
+    # float64 is 4 sigmoid'(2x), its exponent folded into g's
     cdef double t
+    cdef real r
     if real is float:
         t = vexp_f32f(-2 * fabsf(x), 0)
-        return keep_nan(x, <real>(g * (4 * t / ((1 + t) * (1 + t)))))
-    return keep_nan(x, times_sigmoid_slope(g, 4.0, 2 * x))
+        r = keep_nan(x, <real>(g * (4 * t / ((1 + t) * (1 + t)))))
+    else:
+        r = keep_nan(x, times_sigmoid_slope(g, 4.0, 2 * x))
+    return r if tanh_backward_rare(g, x) else tanh_backward_lean(g, x)
 
 cdef inline real tanh_backward_from_output(real g, real y) noexcept nogil:
     return keep_nan(y, g * ((1 - y) * (1 + y)))
@@ -435,12 +502,25 @@ cdef inline real tanhshrink_backward(real g, real x) noexcept nogil:
 cdef inline real elu_forward(real x, real alpha) noexcept nogil:
     return x if x > 0 else alpha * vexpm1(x)
 
+cdef inline bint elu_backward_rare(real g, real x, real alpha) noexcept nogil:
+    # alpha e^x is a normal number for |alpha| in [2^-20, 2^20] and x down to -lean_limit
+    cdef real a = _abs(alpha)
+    return (x < -lean_limit(x)) | (a < <real>9.5367431640625e-07) | (a > <real>1048576) | lean_g_rare(g)
+
+cdef inline real elu_backward_lean(real g, real x, real alpha) noexcept nogil:
+    cdef real s
+    return keep_nan(x, g if x > 0 else g * (alpha * _exp_neg(_abs(x), 0, &s)))
+
 cdef inline real elu_backward(real g, real x, real alpha) noexcept nogil:
-    # float32 runs in double: g alpha e^x may be in range where e^x is not, and g alpha (at most
-    # 2^256) cannot overflow there. float64 folds the exponents of e^x and alpha into g's
+    # rare elements: float32 runs in double (g alpha e^x may be in range where e^x is not, and
+    # g alpha, at most 2^256, cannot overflow there); float64 folds the exponents of e^x and alpha
+    # into g's
+    cdef real r
     if real is float:
-        return keep_nan(x, g if x > 0 else <real>((<double>g * alpha) * vexp_f32f(x, 0)))
-    return keep_nan(x, g if x > 0 else times_exp(g, alpha, x, 0.0))
+        r = keep_nan(x, g if x > 0 else <real>((<double>g * alpha) * vexp_f32f(x, 0)))
+    else:
+        r = keep_nan(x, g if x > 0 else times_exp(g, alpha, x, 0.0))
+    return r if elu_backward_rare(g, x, alpha) else elu_backward_lean(g, x, alpha)
 
 cdef inline real elu_backward_from_output(real g, real y, real alpha) noexcept nogil:
     # for alpha >= 0: y <= 0 exactly where x <= 0, and alpha e^x = y + alpha there
@@ -451,13 +531,24 @@ cdef inline real selu_forward(real x) noexcept nogil:
     return <real>1.0507009873554804934193349852946 * (
         x if x > 0 else <real>1.6732632423543772848170429916717 * vexpm1(x))
 
+cdef inline bint selu_backward_rare(real g, real x) noexcept nogil:
+    return (x < -lean_limit(x)) | lean_g_rare(g)
+
+cdef inline real selu_backward_lean(real g, real x) noexcept nogil:
+    cdef real s
+    return keep_nan(x, g * <real>1.0507009873554804934193349852946 if x > 0 else
+                    g * (<real>1.7580993408473768599402175208123 * _exp_neg(_abs(x), 0, &s)))
+
 cdef inline real selu_backward(real g, real x) noexcept nogil:
     # as elu_backward, with alpha = scale * alpha
+    cdef real r
     if real is float:
-        return keep_nan(x, g * <real>1.0507009873554804934193349852946 if x > 0 else
-                        <real>((<double>g * 1.7580993408473768599402175208123) * vexp_f32f(x, 0)))
-    return keep_nan(x, g * 1.0507009873554804934193349852946 if x > 0 else
-                    times_exp(g, 1.7580993408473768599402175208123, x, 0.0))
+        r = keep_nan(x, g * <real>1.0507009873554804934193349852946 if x > 0 else
+                     <real>((<double>g * 1.7580993408473768599402175208123) * vexp_f32f(x, 0)))
+    else:
+        r = keep_nan(x, g * 1.0507009873554804934193349852946 if x > 0 else
+                     times_exp(g, 1.7580993408473768599402175208123, x, 0.0))
+    return r if selu_backward_rare(g, x) else selu_backward_lean(g, x)
 
 cdef inline real selu_backward_from_output(real g, real y) noexcept nogil:
     # y + scale * alpha cancels as y -> -scale * alpha; the constant is carried as two doubles
@@ -467,10 +558,16 @@ cdef inline real selu_backward_from_output(real g, real y) noexcept nogil:
 
 # ---- celu: max(0, x) + min(0, alpha expm1(x / alpha)); derivative 1 or e^(x / alpha) ---------------
 # alpha = 1, the default, is elu with alpha 1 and has its own loop (_ops.py): float32 celu forward
-# 2.4x and backward 1.4x faster that way (1e5, measured). float64's general forms give elu's bits
-# there already (x / 1 is exact); float32's select these.
+# 2.4x and backward 1.4x faster that way (1e5, measured). The general forms select these at alpha = 1
+# (float64's forward gives elu's bits there anyway: x / 1 is exact).
 cdef inline real celu_forward_alpha1(real x, real alpha) noexcept nogil:
     return elu_forward(x, 1)
+
+cdef inline bint celu_backward_alpha1_rare(real g, real x, real alpha) noexcept nogil:
+    return elu_backward_rare(g, x, 1)
+
+cdef inline real celu_backward_alpha1_lean(real g, real x, real alpha) noexcept nogil:
+    return elu_backward_lean(g, x, 1)
 
 cdef inline real celu_backward_alpha1(real g, real x, real alpha) noexcept nogil:
     return elu_backward(g, x, 1)
@@ -503,15 +600,15 @@ cdef inline real celu_forward(real x, real alpha) noexcept nogil:
 
 cdef inline real celu_backward(real g, real x, real alpha) noexcept nogil:
     # float64: x / alpha's rounding error carried into the reduction, e^q's exponent folded into g's
-    # (at alpha = 1 that is elu_backward's float64 path, bit for bit: q = x, its error 0)
     cdef double q
     cdef real d
     if real is float:
         # x (1/alpha): within 2^-52, and a loop with one alpha computes 1/alpha once
         d = keep_nan(x, g if x > 0 else <real>(g * vexp_f32(<double>x * (1.0 / alpha))))
-        return celu_backward_alpha1(g, x, alpha) if alpha == 1 else d
-    q = x / alpha
-    return keep_nan(x, g if x > 0 else times_exp(g, 1.0, q, quotient_low(x, alpha, q)))
+    else:
+        q = x / alpha
+        d = keep_nan(x, g if x > 0 else times_exp(g, 1.0, q, quotient_low(x, alpha, q)))
+    return celu_backward_alpha1(g, x, alpha) if alpha == 1 else d
 
 cdef inline real celu_backward_from_output(real g, real y, real alpha) noexcept nogil:
     # for alpha > 0: e^(x / alpha) = (y + alpha) / alpha where y <= 0; y + alpha is exact as
@@ -559,13 +656,22 @@ cdef inline float softplus_f32(float x, float beta) noexcept nogil:
 cdef inline real softplus_forward_beta1(real x, real beta, real threshold) noexcept nogil:
     return keep_nan(x, x if x > threshold else vsoftplus(x))
 
+cdef inline bint softplus_backward_beta1_rare(real g, real x, real beta, real threshold) noexcept nogil:
+    return sigmoid_slope_rare(x)
+
+cdef inline real softplus_backward_beta1_lean(real g, real x, real beta, real threshold) noexcept nogil:
+    return keep_nan(x, g if x > threshold else times_sigmoid_lean(g, x))
+
 cdef inline real softplus_backward_beta1(real g, real x, real beta, real threshold) noexcept nogil:
-    # float32: sigmoid(x) in double from an exponential in float32 lanes
+    # rare elements: float32 takes sigmoid(x) in double from an exponential in float32 lanes
     cdef double e
+    cdef real r
     if real is float:
         e = vexp_f32f(-fabsf(x), 0)
-        return keep_nan(x, g if x > threshold else <real>(g * ((e if x < 0 else 1.0) / (1 + e))))
-    return keep_nan(x, g if x > threshold else times_sigmoid(g, x, 0.0))
+        r = keep_nan(x, g if x > threshold else <real>(g * ((e if x < 0 else 1.0) / (1 + e))))
+    else:
+        r = keep_nan(x, g if x > threshold else times_sigmoid(g, x, 0.0))
+    return r if softplus_backward_beta1_rare(g, x, beta, threshold) else softplus_backward_beta1_lean(g, x, beta, threshold)
 
 cdef inline real softplus_forward(real x, real beta, real threshold) noexcept nogil:
     # float64 carries the rounding of beta x into the reduction (the tail amplifies it by |beta x|)
@@ -585,9 +691,8 @@ cdef inline real softplus_backward(real g, real x, real beta, real threshold) no
         e = vexp_f32(-fabs(t))
         d = keep_nan(x, g if x * beta > threshold else <real>(g * ((e if t < 0 else 1.0) / (1 + e))))
         return softplus_backward_beta1(g, x, beta, threshold) if beta == 1 else d
-    # (at beta = 1 this is softplus_backward_beta1's float64 path, bit for bit: beta x = x and
-    # product_low is 0; inlining times_sigmoid twice here would leave it a call, measured)
-    return keep_nan(x, g if t > threshold else times_sigmoid(g, t, product_low(x, beta, t)))
+    d = keep_nan(x, g if t > threshold else times_sigmoid(g, t, product_low(x, beta, t)))
+    return softplus_backward_beta1(g, x, beta, threshold) if beta == 1 else d
 
 cdef inline real softplus_backward_from_output(real g, real y, real beta, real threshold) noexcept nogil:
     # e^(beta y) = 1 + e^(beta x), so sigmoid(beta x) = 1 - e^(-beta y) = -expm1(-beta y).
@@ -609,13 +714,22 @@ cdef inline real softplus_backward_from_output(real g, real y, real beta, real t
 cdef inline real logsigmoid_forward(real x) noexcept nogil:
     return -vsoftplus(-x)
 
+cdef inline bint logsigmoid_backward_rare(real g, real x) noexcept nogil:
+    return sigmoid_slope_rare(x)
+
+cdef inline real logsigmoid_backward_lean(real g, real x) noexcept nogil:
+    return keep_nan(x, times_sigmoid_lean(g, -x))
+
 cdef inline real logsigmoid_backward(real g, real x) noexcept nogil:
-    # float64: e^-|x|'s exponent folded into g's
+    # rare elements: float64 folds e^-|x|'s exponent into g's
     cdef double e
+    cdef real r
     if real is float:
         e = vexp_f32f(-fabsf(x), 0)              # sigmoid(-x): e / (1 + e) for x > 0
-        return keep_nan(x, <real>(g * ((e if x > 0 else 1.0) / (1 + e))))
-    return keep_nan(x, times_sigmoid(g, -x, 0.0))
+        r = keep_nan(x, <real>(g * ((e if x > 0 else 1.0) / (1 + e))))
+    else:
+        r = keep_nan(x, times_sigmoid(g, -x, 0.0))
+    return r if logsigmoid_backward_rare(g, x) else logsigmoid_backward_lean(g, x)
 
 cdef inline real logsigmoid_backward_from_output(real g, real y) noexcept nogil:
     # e^y = sigmoid(x), so sigmoid(-x) = 1 - e^y = -expm1(y)
