@@ -59,10 +59,12 @@ def activation(name, params=(), from_output=True, work="memory", backward_from_o
     condition, tag, directions = special or (None, None, ())
     forward, backward = ((condition, f"{name}_{d}{tag}") if d in directions else ()
                          for d in ("forward", "backward"))
-    lean = tuple(f"{name}_{s}" for s in lean)
+    forward_lean, backward_lean = (tuple(f"{name}_{s}" for s in lean if s.startswith(d))
+                                   for d in ("forward", "backward"))
     ufuncs = [
-        Ufunc(f"{name}{suffix}", f"{name}_forward", ("x",), params, work, forward, lean),
-        Ufunc(f"{name}_backward{suffix}", f"{name}_backward", ("g", "x"), params, work, backward, lean),
+        Ufunc(f"{name}{suffix}", f"{name}_forward", ("x",), params, work, forward, forward_lean),
+        Ufunc(f"{name}_backward{suffix}", f"{name}_backward", ("g", "x"), params, work, backward,
+              backward_lean),
     ]
     if from_output:
         scalar = backward_from_output or f"{name}_backward_from_output"
