@@ -99,7 +99,7 @@ UFUNCS = [
                 special=("beta == 1", "_beta1", ("forward", "backward")), lean=("backward_beta1",)),
     *activation("logsigmoid", work="compute", lean=("backward",)),
     *activation("silu", params=("beta",), from_output=False, work="compute",
-                special=("beta == 1", "_beta1", ("forward", "backward"))),
+                special=("beta == 1", "_beta1", ("forward", "backward")), lean=("backward_beta1",)),
     *activation("mish", from_output=False, work="compute"),
     *activation("gelu_erf", from_output=False, work="compute"),
     *activation("gelu_tanh", from_output=False, work="compute"),

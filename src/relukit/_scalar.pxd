@@ -377,6 +377,12 @@ cdef inline double sigmoid_slope(double g, double t, double tlo, double v, doubl
 # `<op>_backward` selects, and the loops run `<op>_backward_lean` over each block of elements
 # without a rare one (_ops.py, `lean`), which is nearly every block there is.
 
+cdef inline double square_error(double d, double dd) noexcept nogil:
+    # d * d - dd exactly, for dd = d * d rounded and 1 <= d <= 2 (Dekker's product)
+    cdef double hi = 134217729.0 * d - (134217729.0 * d - d)
+    cdef double lo = d - hi
+    return ((hi * hi - dd) + 2 * (hi * lo)) + lo * lo
+
 cdef inline real _inverse_1_2(real d) noexcept nogil:
     # 1 / d within 6% for 1 <= d <= 2 (the linear minimax fit): enough for a correction term
     return <real>1.411764705882353 - <real>0.47058823529411764 * d
@@ -885,24 +891,44 @@ cdef inline real silu_forward(real x, real beta) noexcept nogil:
     # the scalar tail alike
     return keep_nan(x, 0 if x == -INFINITY else <real>y)
 
-cdef inline real silu_backward_beta1(real g, real x, real beta) noexcept nogil:
-    # float32: the general path's formula from an exponential in float32 lanes (vexp_f32f), the
-    # rest in double. e's error (1.6 * 2^-24) is amplified next to the zero of the derivative at
-    # t0 = -1.2785, where 1 + x s' cancels; inside |x - t0| < 0.5 the float32 root window takes over
-    # (h formed in double, the polynomial in float32 lanes), outside the amplification is below 1.
-    # Measured max error: float32 2.20 ULP (every 197th float32, g = 1 or random).
-    cdef double e, inv, d, h
+cdef inline bint silu_backward_beta1_rare(real g, real x, real beta) noexcept nogil:
+    # (float32 takes g d in double: no g overflows there)
     if real is float:
-        e = vexp_f32f(-fabsf(x), 0)
-        inv = 1 / (1 + e)
-        d = ((e if x < 0 else 1.0) * inv) * (1 + x * ((1.0 if x < 0 else e) * inv))
+        return sigmoid_slope_rare(x)
+    return sigmoid_slope_rare(x) | lean_g_rare(g)
+
+cdef inline real silu_backward_beta1_lean(real g, real x, real beta) noexcept nogil:
+    # The lean forms of the default beta, from the lean exponential e = e^-|x| in x's type.
+    # float32: the general formula in double. e's error is amplified next to the zero of the
+    # derivative at t0 = -1.2785, where 1 + x s' cancels; inside |x - t0| < 0.5 the float32 root
+    # window takes over (h formed in double, the polynomial in float32 lanes), outside the
+    # amplification is below 1. Measured max error: float32 2.20 ULP (every 197th float32).
+    # float64: with d = 1 + e and its rounding de, (d + de + x e) / d^2 for x >= 0 (every term
+    # positive) and e (1 + x + e) / d^2 for x < 0, where 1 + x is exact from x = -1/2 down, so the
+    # sum next to the zero amplifies only e's error (at most 1.1x outside the root window of
+    # sigmoid_slope's callers); d's rounding is put back as in times_sigmoid_slope_lean.
+    cdef real s
+    cdef double e = _exp_neg(_abs(x), 0, &s), d, de, dd, c, o, s1, p, q, h
+    if real is float:
+        q = 1 / (1 + e)
+        d = ((e if x < 0 else 1.0) * q) * (1 + x * ((1.0 if x < 0 else e) * q))
         h = (<double>x + 1.2784645427610737) + 1.0946994183093437e-16
         d = h * silu_root_poly_f32(<float>h) if fabs(h) < 0.5 else d
-        d = (1.0 if x > 0 else 0.0) if fabsf(x) > 800 else d
         return keep_nan(x, <real>(g * d))
-    return silu_backward(g, x, 1)
+    d = 1 + e
+    de = (1 - d) + e
+    dd = d * d
+    h = _inverse_1_2(d)
+    c = (2 * de) * h + square_error(d, dd) * (h * h)          # (1 + e)^2 = dd (1 + c)
+    o = 1 + x                           # exact below x = -1/2; above, its error goes in too
+    s1 = o + e
+    p = d + x * e
+    q = (e * (o + ((e - s1 * c) + (x - (o - 1)))) if x < 0 else p + (de - p * c)) / dd
+    h = ((x + 1.2784645427610737) + 1.0946994183093437e-16) + 3.907766676128665e-33
+    q = h * (0.2178117057198001 + (-4.031887481496357e-18 + h * silu_root_poly(h))) if fabs(h) < 0.25 else q
+    return keep_nan(x, g * q)
 
-cdef inline real silu_backward(real g, real x, real beta) noexcept nogil:
+cdef inline real silu_backward_careful(real g, real x, real beta) noexcept nogil:
     # past |beta x| = 800 the derivative is exactly 1 or 0 (and an inf x would give inf * 0);
     # float64 keeps the negative tail down to -1500, where g e^(beta x) can still be a number
     cdef double bx = <double>x * beta, d, err, h, b, bl, r, e, inv
@@ -914,19 +940,27 @@ cdef inline real silu_backward(real g, real x, real beta) noexcept nogil:
         inv = 1 / (1 + e)
         d = ((e if bx < 0 else 1.0) * inv) * (1 + bx * ((1.0 if bx < 0 else e) * inv))
         d = (1.0 if x > 0 else 0.0) if fabs(bx) > 800 else d
-        return silu_backward_beta1(g, x, beta) if beta == 1 else keep_nan(x, <real>(g * d))
-    else:
-        # g d, g taken into the final scaling of the tail (sigmoid_slope)
-        err = product_low(x, beta, bx)
-        r = sigmoid_slope(g, bx, err, bx, err)
-        # next to the zero, beta x = t0 = -1.2784645...: h = beta x - t0 from t0 as three doubles
-        # and the rounding error of beta x, the sum of its low parts formed exactly
-        b = err + 1.0946994183093437e-16
-        bl = two_sum_error(err, 1.0946994183093437e-16, b)
-        h = ((bx + 1.2784645427610737) + b) + (bl + 3.907766676128665e-33)
-        r = g * (h * (0.2178117057198001 + (-4.031887481496357e-18 + h * silu_root_poly(h)))) if fabs(h) < 0.25 else r
-        r = g * (1.0 if x > 0 else 0.0) if (bx > 760) | (bx < -1500) else r
-        return keep_nan(x, r)
+        return keep_nan(x, <real>(g * d))
+    # g d, g taken into the final scaling of the tail (sigmoid_slope)
+    err = product_low(x, beta, bx)
+    r = sigmoid_slope(g, bx, err, bx, err)
+    # next to the zero, beta x = t0 = -1.2784645...: h = beta x - t0 from t0 as three doubles
+    # and the rounding error of beta x, the sum of its low parts formed exactly
+    b = err + 1.0946994183093437e-16
+    bl = two_sum_error(err, 1.0946994183093437e-16, b)
+    h = ((bx + 1.2784645427610737) + b) + (bl + 3.907766676128665e-33)
+    r = g * (h * (0.2178117057198001 + (-4.031887481496357e-18 + h * silu_root_poly(h)))) if fabs(h) < 0.25 else r
+    r = g * (1.0 if x > 0 else 0.0) if (bx > 760) | (bx < -1500) else r
+    return keep_nan(x, r)
+
+cdef inline real silu_backward(real g, real x, real beta) noexcept nogil:
+    # at beta = 1 the lean forms where they hold, as in the loop of the default beta (_ops.py)
+    cdef real r = silu_backward_careful(g, x, beta)
+    cdef real one = r if silu_backward_beta1_rare(g, x, 1) else silu_backward_beta1_lean(g, x, 1)
+    return one if beta == 1 else r
+
+cdef inline real silu_backward_beta1(real g, real x, real beta) noexcept nogil:
+    return silu_backward(g, x, 1)
 
 # ---- mish: x tanh(softplus(x)); derivative tanh(sp) + x sigmoid(x) sech(sp)**2 -----------------------
 # float64 in terms of E = e^x (x < 0) or u = e^-x (x >= 0), one exponential: with s = E (1 + E/2),
