@@ -119,8 +119,9 @@ cdef inline real hardswish_forward(real x) noexcept nogil:
     # the saturated branches are selected, so x * (x + 3) overflowing for huge x never shows.
     # float32 runs in double, where x * (x + 3) is exact and times 1/6 is within 2^-51, so float32
     # is within 0.5 + 2^-27 ULP (hardsigmoid's reason for not dividing); float64
-    # carries the roundings of x + 3, of the product and of the division (all recovered exactly)
-    # to one final rounding: x (x + 3) / 6 rounded three times is up to 1.7 ULP off.
+    # carries the roundings of x + 3, of the product and of the quotient (all recovered exactly)
+    # to one final rounding: x (x + 3) / 6 rounded three times is up to 1.7 ULP off. The quotient
+    # is a product with 1/6, its remainder p - 6q exact, so no division is needed.
     cdef double wide = x, u, eu, p, ep, q, rem
     if real is float:
         q = wide * (wide + 3) * (1.0 / 6)
@@ -129,25 +130,28 @@ cdef inline real hardswish_forward(real x) noexcept nogil:
         eu = fast_two_sum_error(3.0, wide, u)           # |x| < 3 where it is used
         p = wide * u
         ep = product_error(wide, u, p) if fabs(wide) < 8 else 0.0
-        q = p / 6
+        q = p * (1.0 / 6)
         rem = (p - 6 * q) - product_error(q, 6.0, 6 * q) if fabs(wide) < 8 else 0.0
-        q = q + (rem + ep + wide * eu) / 6
+        q = q + (rem + ep + wide * eu) * (1.0 / 6)
     return 0 if x <= -3 else (x if x >= 3 else <real>q)
 
 cdef inline real hardswish_backward(real g, real x) noexcept nogil:
     # (2x + 3) / 6, not x / 3 + 0.5, which cancels near the minimum at -1.5. float32 runs in double
-    # (times 1/6, as the forward); float64 carries the roundings of 2x + 3, of the division and of
-    # the product with g to the end (three roundings would be up to 2 ULP off)
+    # (times 1/6, as the forward); float64 carries the roundings of 2x + 3, of the quotient (a
+    # product with 1/6, as the forward's) and of the product with g to the end (three roundings
+    # would be up to 2 ULP off)
     cdef double wide = x, u, eu, q, rem, p
     if real is float:
         p = g * ((2 * wide + 3) * (1.0 / 6))
     else:
         u = 2 * wide + 3
         eu = two_sum_error(2 * wide, 3.0, u)
-        q = u / 6
+        q = u * (1.0 / 6)
         rem = ((u - 6 * q) - product_error(q, 6.0, 6 * q)) + eu       # u + eu - 6q, exactly
         p = g * q
-        p = p + ((product_error(g, q, p) + g * (rem / 6)) if fabs(g) < 1e290 else 0.0)
+        # (Dekker needs g below 2^995; an inf g would make inf * 0)
+        p = p + ((product_error(g, q, p) if fabs(g) < 1e290 else 0.0) +
+                 (g * (rem * (1.0 / 6)) if fabs(g) < INFINITY else 0.0))
     return keep_nan(x, 0 if x <= -3 else (g if x >= 3 else <real>p))
 
 # ---- softsign: x / (1 + |x|); derivative 1 / (1 + |x|)**2 -----------------------------------------
