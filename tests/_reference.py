@@ -922,7 +922,9 @@ TANHSHRINK = Op(
     f=_tanhshrink,
     df=lambda x, M: M.tanh(x) ** 2,
     ulp={"forward": 4, "backward": 4},
-    hard=lambda dt: [*_transcendental_hard(dt), *_both_signs(0.9, 0.99, 1.01, 1.5, 1.99, 2.01)],
+    # and a sweep over (0.05, 2.5), where the forms switch (0.55, 2) and tanh^2 doubles tanh's error
+    hard=lambda dt: [*_transcendental_hard(dt), *_both_signs(0.9, 0.99, 1.01, 1.5, 1.99, 2.01),
+                     *_both_signs(*np.geomspace(0.05, 2.5, 250))],
     # tanh^2 is 0 at 0 by a product (g * 0): an infinite g there is unspecified
     conventions=((0.0, (), 0.0, None), (np.inf, (), np.inf, 1), (-np.inf, (), -np.inf, 1),
                  (1e30, (), 1e30, 1)),
