@@ -400,12 +400,6 @@ cdef inline double sigmoid_slope(double g, double t, double tlo, double v, doubl
 # `<op>_backward` selects, and the loops run `<op>_backward_lean` over each block of elements
 # without a rare one (_ops.py, `lean`), which is nearly every block there is.
 
-cdef inline double square_error(double d, double dd) noexcept nogil:
-    # d * d - dd exactly, for dd = d * d rounded and 1 <= d <= 2 (Dekker's product)
-    cdef double hi = 134217729.0 * d - (134217729.0 * d - d)
-    cdef double lo = d - hi
-    return ((hi * hi - dd) + 2 * (hi * lo)) + lo * lo
-
 cdef inline real _inverse_1_2(real d) noexcept nogil:
     # 1 / d within 6% for 1 <= d <= 2 (the linear minimax fit): enough for a correction term
     return <real>1.411764705882353 - <real>0.47058823529411764 * d
@@ -971,7 +965,7 @@ cdef inline real silu_backward_beta1_lean(real g, real x, real beta) noexcept no
     de = (1 - d) + e
     dd = d * d
     h = _inverse_1_2(d)
-    c = (2 * de) * h + square_error(d, dd) * (h * h)          # (1 + e)^2 = dd (1 + c)
+    c = (2 * de) * h + product_error(d, d, dd) * (h * h)          # (1 + e)^2 = dd (1 + c)
     o = 1 + x                           # exact below x = -1/2; above, its error goes in too
     s1 = o + e
     p = d + x * e
