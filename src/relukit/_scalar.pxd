@@ -950,9 +950,10 @@ cdef inline real silu_backward_beta1_lean(real g, real x, real beta) noexcept no
     # window takes over (h formed in double, the polynomial in float32 lanes), outside the
     # amplification is below 1. Measured max error: float32 2.20 ULP (every 197th float32).
     # float64: with d = 1 + e and its rounding de, (d + de + x e) / d^2 for x >= 0 (every term
-    # positive) and e (1 + x + e) / d^2 for x < 0, where 1 + x is exact from x = -1/2 down, so the
-    # sum next to the zero amplifies only e's error (at most 1.1x outside the root window of
-    # sigmoid_slope's callers); d's rounding is put back as in times_sigmoid_slope_lean.
+    # positive) and e (1 + x + e) / d^2 for x < 0, where 1 + x is exact from x = -1/2 down (above,
+    # its rounding goes into the sum), so next to the zero only e's error is amplified (at most
+    # 1.1x outside the root window, |h| < 0.25). The roundings of d and of d^2 go back in as one
+    # relative correction c (measured 3.25 ULP on 3e5 points; 3.93 with d's alone).
     cdef real s
     cdef double e = _exp_neg(_abs(x), 0, &s), d, de, dd, c, o, s1, p, q, h
     if real is float:
