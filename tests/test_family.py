@@ -510,32 +510,34 @@ def test_special_parameter_loop_gives_the_general_bits(name, kind, param, dtype)
         assert_same_bits(fn(*data, **{param: 1.0}), fn(*data, ones), f"{name} {kind} n={n}")
 
 
-LEAN_BACKWARDS = ("sigmoid", "tanh", "elu", "selu", "celu", "softplus", "logsigmoid", "silu")
+LEAN_FORMS = [(name, "backward") for name in ("sigmoid", "tanh", "elu", "selu", "celu", "softplus",
+                                                "logsigmoid", "silu", "gelu")] + [("gelu", "forward")]
 
 
-@pytest.mark.parametrize("name", LEAN_BACKWARDS)
+@pytest.mark.parametrize("name,direction", LEAN_FORMS)
 @DTYPES
-def test_lean_blocks_leave_every_element_its_own_bits(name, dtype):
-    """These backwards run a lean form over each block of elements without a rare one (_ops.py,
+def test_lean_blocks_leave_every_element_its_own_bits(name, direction, dtype):
+    """These kernels run a lean form over each block of elements without a rare one (_ops.py,
     `lean`) and the careful form over the others. Rare elements (x beyond the lean range, inf, g
     near the top of the range) placed every so often among ordinary ones, past the thread
     threshold: every other element keeps the bits it has without them, and each rare one gets the
     bits it gets alone."""
-    fn = getattr(relukit, f"{name}_backward")
+    backward = direction == "backward"
+    fn = getattr(relukit, f"{name}_backward" if backward else name)
     rng = np.random.default_rng(17)
     n = BIG
     x = (rng.standard_normal(n) * 4).astype(dtype)
     g = rng.standard_normal(n).astype(dtype)
-    clean = fn(g, x)
     pos = np.arange(5, n, 1999)
     xr, gr = x.copy(), g.copy()
-    xr[pos] = rng.choice(np.array([-1000, 1000, -np.inf, np.inf, -80, 75], dtype), pos.size)
+    xr[pos] = rng.choice(np.array([-1000, 1000, -np.inf, np.inf, -80, 75, -17, 30], dtype), pos.size)
     gr[pos[::3]] = np.finfo(dtype).max / 4
-    got = fn(gr, xr)
+    call = (lambda g, x: fn(g, x)) if backward else (lambda g, x: fn(x))
+    clean, got = call(g, x), call(gr, xr)
     others = np.ones(n, bool)
     others[pos] = False
     assert_same_bits(got[others], clean[others], f"{name} ordinary elements")
-    alone = np.concatenate([fn(gr[i:i + 1], xr[i:i + 1]) for i in pos])
+    alone = np.concatenate([call(gr[i:i + 1], xr[i:i + 1]) for i in pos])
     assert_same_bits(got[pos], alone, f"{name} rare elements")
 
 

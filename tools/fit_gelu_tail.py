@@ -23,11 +23,11 @@ def q_exact(t, c):
     return mp.erfc(a / mp.sqrt(2)) / 2 * mp.exp(a * a / 2) / t
 
 
-def fit(c, degree, amax):
+def fit(c, degree, amax, mid=None):
     lo, hi = 1 / (1 + amax / c), mp.mpf(1)
-    mid = (lo + hi) / 2
+    mid = mp.mpf(mid) if mid else (lo + hi) / 2
     n = degree + 1
-    nodes = [mid + (hi - lo) / 2 * mp.cos(mp.pi * (k + 0.5) / n) for k in range(n)]
+    nodes = [(lo + hi) / 2 + (hi - lo) / 2 * mp.cos(mp.pi * (k + 0.5) / n) for k in range(n)]
     vandermonde = mp.matrix([[(t - mid) ** j for j in range(n)] for t in nodes])
     exact = mp.lu_solve(vandermonde, mp.matrix([q_exact(t, c) for t in nodes]))
     coefs = [float(exact[j]) for j in range(n)]
@@ -47,9 +47,10 @@ def main():
     parser.add_argument("--c", type=float, default=3.0)
     parser.add_argument("--degree", type=int, default=10)
     parser.add_argument("--amax", type=float, default=14.5)
+    parser.add_argument("--mid", type=float, help="the expansion point (default: mid-interval)")
     args = parser.parse_args()
     mp.mp.dps = 40
-    mid, coefs, worst = fit(mp.mpf(args.c), args.degree, mp.mpf(args.amax))
+    mid, coefs, worst = fit(mp.mpf(args.c), args.degree, mp.mpf(args.amax), args.mid)
     print(f"# c = {args.c}, degree {args.degree}, a in [0, {args.amax}]: relative error "
           f"2^{float(mp.log(worst, 2)):.1f} with the coefficients as printed")
     print(f"    cdef double t = {args.c!r} / ({args.c!r} + a)")

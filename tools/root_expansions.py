@@ -19,7 +19,7 @@ windows and degrees are chosen so that, outside the window, the kernel's direct 
 within ~2.5 ULP (measured against mpmath), and inside it the fit error is below 2^-55 relative.
 
     python tools/root_expansions.py                      # every op, as used in _scalar.pxd
-    python tools/root_expansions.py gelu --window=-1,0.45 --degree 17 --divisor gauss
+    python tools/root_expansions.py gelu --window=-1,0.76 --degree 19 --divisor gauss
 
 prints, per op, the root, the fit error (log2, with the coefficients exact and as printed) and a
 Cython function returning P(s), ready to paste into src/relukit/_scalar.pxd (section "Root
@@ -74,7 +74,7 @@ DIVISORS = {"none": None, "gauss": _gauss, "exp": exp}
 OPS = {
     "silu": (silu_d, -1.28, (-0.25, 0.25), 13, None),
     "mish": (mish_d, -1.19, (-0.15, 1.1925), 21, None),      # hi: the window ends at x = 0
-    "gelu": (gelu_d, -0.75, (-1.0, 0.45), 17, _gauss),
+    "gelu": (gelu_d, -0.75, (-1.0, 0.76), 19, _gauss),
     "gelu_tanh": (gelu_tanh_d, -0.75, (-0.25, 0.25), 14, None),
 }
 

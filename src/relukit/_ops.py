@@ -101,6 +101,6 @@ UFUNCS = [
     *activation("silu", params=("beta",), from_output=False, work="compute",
                 special=("beta == 1", "_beta1", ("forward", "backward")), lean=("backward_beta1",)),
     *activation("mish", from_output=False, work="compute"),
-    *activation("gelu_erf", from_output=False, work="compute"),
+    *activation("gelu_erf", from_output=False, work="compute", lean=("forward", "backward")),
     *activation("gelu_tanh", from_output=False, work="compute"),
 ]
