@@ -16,7 +16,8 @@ from _vecmath cimport (real, vexp, vexp_f32, vexp_f32f, vexpm1, vlog1p, vtanh, v
                        vsoftplus)
 from libc.stdint cimport uint64_t
 from _vecmath cimport (_abs, _exp_neg, _sigmoid_neg, _k, _exp_mant, _expm1_mant, _ldexp, _pow2, _shift,
-                       _log1p_core, _tanh_poly, rk_vm_bits_f64, rk_vm_f64_bits)
+                       _log1p_core, _tanh_poly, rk_vm_bits_f64, rk_vm_f64_bits,
+                       rk_vm_product_error)
 
 
 cdef inline real keep_nan(real x, real value) noexcept nogil:
@@ -25,12 +26,10 @@ cdef inline real keep_nan(real x, real value) noexcept nogil:
 
 
 cdef inline double product_error(double a, double b, double p) noexcept nogil:
-    """a * b - p exactly, for p = a * b rounded (Dekker's method: no FMA is assumed). Only for
-    |a|, |b| below 2**995, where the 27-bit split cannot overflow."""
-    cdef double split = 134217729.0
-    cdef double ah = split * a - (split * a - a), al = a - ah
-    cdef double bh = split * b - (split * b - b), bl = b - bh
-    return ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    """a * b - p exactly, for p = a * b rounded (an FMA, or Dekker's method where the target has
+    none: _vecmath's rk_vm_product_error). Only for |a|, |b| below 2**995, where Dekker's 27-bit
+    split cannot overflow; 0 where |p| < 2**-968 (see there)."""
+    return rk_vm_product_error(a, b, p)
 
 
 cdef inline double two_sum_error(double a, double b, double s) noexcept nogil:

@@ -45,12 +45,29 @@ cdef extern from *:
     static inline float rk_vm_f32_bits(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
     static inline uint64_t rk_vm_bits_f64(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
     static inline double rk_vm_f64_bits(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
+    /* a * b - p for p = a * b rounded: one fused multiply-add where the target has it (the AVX2
+       and AVX-512 builds), Dekker's exact product elsewhere (-ffp-contract=off keeps gcc from
+       fusing its products). For |a|, |b| < 2^995 and |p| >= 2^-968 both are exact, so every level
+       gets the same bits; below, the error may not be representable (the two would round it
+       differently) and is taken as 0: it is under 2^-1021, beyond the last bit of any result. */
+    static inline double rk_vm_product_error(double a, double b, double p) {
+    #ifdef __FMA__
+        double e = __builtin_fma(a, b, -p);
+    #else
+        const double split = 134217729.0;
+        double ah = split * a - (split * a - a), al = a - ah;
+        double bh = split * b - (split * b - b), bl = b - bh;
+        double e = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+    #endif
+        return __builtin_fabs(p) >= 0x1p-968 ? e : 0.0;
+    }
     #endif
     """
     uint32_t rk_vm_bits_f32(float) noexcept nogil
     float rk_vm_f32_bits(uint32_t) noexcept nogil
     uint64_t rk_vm_bits_f64(double) noexcept nogil
     double rk_vm_f64_bits(uint64_t) noexcept nogil
+    double rk_vm_product_error(double, double, double) noexcept nogil
 
 
 # ---- shared pieces ------------------------------------------------------------------------------
