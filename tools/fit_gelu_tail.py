@@ -1,16 +1,18 @@
-"""The polynomial behind float32 gelu's Phi(-a) (``gelu_tail_f32`` in src/relukit/_scalar.pxd).
+"""The polynomials behind gelu's Phi(-a) (``gelu_tail_f32`` and ``gelu_mills`` in src/relukit/_scalar.pxd).
 
-float32 gelu computes, in double, Phi(-a) = e t Q(t) for a = |x|, with e = e^(-a^2/2) (vexp_f32,
-a^2 exact in double), t = c / (c + a) and Q a polynomial in s = t - mid. Q(t) = Phi(-a) e^(a^2/2)
-/ t is smooth on t in (0, 1] (it tends to c / sqrt(2 pi) as a -> inf), so one polynomial covers
-every a up to where gelu underflows in float32 (|x| ~ 14.2): no erfc pieces, selects or tail
-division. The fit is Chebyshev interpolation in mpmath (within a small factor of minimax), and
-its relative error is measured with the coefficients rounded to double.
+Both compute Phi(-a) = e t Q(t) for a = |x|, with e = e^(-a^2/2), t = c / (c + a) and Q a
+polynomial in s = t - mid. Q(t) = Phi(-a) e^(a^2/2) / t is smooth on t in (0, 1] (it tends to
+c / sqrt(2 pi) as a -> inf), so one polynomial covers every a of the range: no erfc pieces,
+selects or tail division. The fit is Chebyshev interpolation in mpmath (within a small factor of
+minimax), and its relative error is measured with the coefficients rounded to double.
 
-    python tools/fit_gelu_tail.py [--c 3] [--degree 10] [--amax 14.5]
+    python tools/fit_gelu_tail.py                                           # float32, in double
+    python tools/fit_gelu_tail.py --c 6 --degree 20 --amax 16 --mid 0.66    # float64 lean forms
 
-prints mid, the measured error and the Cython Horner lines to paste into gelu_tail_f32.
-Requires mpmath; takes a few seconds.
+prints mid, the measured error and the Cython Horner lines to paste. The float64 form evaluates
+the last Horner step and the product with t with their roundings kept; the expansion point matters
+to how the rounded coefficients fit (0.62 gave 2^-52.1, 0.66 2^-54.2). Requires mpmath; takes a
+few seconds.
 """
 
 import argparse

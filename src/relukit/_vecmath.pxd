@@ -13,8 +13,9 @@
 #   adding it rounds to an integer and leaves k in the low mantissa bits): only unsigned shifts and
 #   adds, no float<->int conversions (float64<->int64 has no SSE2/AVX2 instruction);
 # - every constant is cast `<real>`, so float32 stays float32 arithmetic;
-# - no FMA is assumed (-ffp-contract=off keeps every SIMD level bit-identical), so exact products
-#   use Dekker's splitting where they matter.
+# - gcc fuses nothing (-ffp-contract=off keeps every SIMD level bit-identical); an exact product
+#   error is one explicit FMA where the level has it and Dekker's splitting where it has not, the
+#   same bits either way (rk_vm_product_error).
 # Max ULP figures below are measured by check_accuracy.py (REPORT.md has the method): float32 over
 # all 2^32 inputs, float64 on random and hard-point samples against long double / mpmath; coefficients
 # are weighted minimax fits made by gen_coeffs.py (Remez exchange in mpmath, coefficients rounded
