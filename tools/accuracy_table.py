@@ -163,7 +163,10 @@ tests (`FOUND` in tests/test_family.py). One case remains, at the edge of overfl
 float64 backward with alpha = -1.5, g = -1.797e308 (the largest float) and x = -1.07e-16 gives
 -1.797e308 where the exact product, 7.1e-17 relatively beyond it, rounds to -inf (the
 derivative e^(x / alpha) rounds to 1 before g multiplies it); infinitely many ULPs by the
-convention above, a relative error of 7e-17.
+convention above, a relative error of 7e-17. After float64 gelu's lean form and the FMA product
+errors, the float64 sweep (1.5e5 operands per case, seed 11; gelu seeds 7 and 11-13) found
+nothing past the bound; the closest were gelu_erf's backward (3.26), mish's backward (3.25) and
+silu's backward (3.15).
 
 "Bound" is the SPEC's (steps from the correctly rounded value); a **bold** cell exceeds it (by
 more than the bound in representable steps). "bitwise" ops are compared with their exact value
