@@ -855,8 +855,8 @@ def _root_hard(dt, root):
 def _gelu_hard(dt):
     """gelu's erfc pieces (z = -x / sqrt2 at 0.5, 1, 1.25, 1.5, 2, 2.25, 3, 3.5, 4), where
     x Phi(x) leaves the normal range and underflows (float32 -13.2 and -14.2, float64 -37.5 and
-    -38.6), the edge of float64's lean form (|x| = 16) and of the root window (x = -1.75, 0.008), the
-    derivative's zero."""
+    -38.6), the edges of float64's lean form (|x| = 16) and of the root window (x = -1.75 and
+    0.008), the derivative's zero."""
     r2 = math.sqrt(2)
     if np.dtype(dt) == np.float64:
         tail = [16.0, 0.0082084753, 1.7517915247, 37.5, 37.6, 38.0, 38.4, 38.5, 38.6, 38.7, 40.0]
