@@ -62,6 +62,39 @@ cdef extern from *:
     #endif
         return __builtin_fabs(p) >= 0x1p-968 ? e : 0.0;
     }
+    /* a + b rounded to odd (Boldo and Melquiond): the sum if exact, else whichever neighbour of
+       it has an odd last bit. Rounding that to fewer bits (2 or more fewer) rounds a + b once. */
+    static inline double rk_vm_add_odd(double a, double b) {
+        double s = a + b, bb = s - a, e = (a - (s - bb)) + (b - bb);
+        uint64_t bits = rk_vm_bits_f64(s);
+        uint64_t step = (uint64_t)((e < 0.0) | (e > 0.0)) & ~bits;      /* inexact and even */
+        uint64_t down = (rk_vm_bits_f64(e) ^ bits) >> 63;               /* e shrinks |s| */
+        step &= 1;
+        return rk_vm_f64_bits(bits + step - 2 * (step & down));
+    }
+    /* a * b + c rounded once: the fused instruction where the target has it (AVX2, AVX-512),
+       elsewhere emulated with the same bits: float32 as the exact double product plus c rounded
+       to odd, then to float; float64 as Boldo and Melquiond's exact product, TwoSum, and the low
+       parts added rounded to odd. The float64 emulation is exact for |a b| >= 2^-968 (the cut of
+       rk_vm_product_error) and wherever |c| is far above |a b| otherwise: the polynomial steps it
+       serves add a fixed coefficient. NaN and inf operands give NaN or inf, not always the
+       fused instruction's one of the two; no result of an op depends on which. */
+    static inline float rk_vm_fma_f32(float a, float b, float c) {
+    #ifdef __FMA__
+        return __builtin_fmaf(a, b, c);
+    #else
+        return (float)rk_vm_add_odd((double)a * (double)b, (double)c);
+    #endif
+    }
+    static inline double rk_vm_fma_f64(double a, double b, double c) {
+    #ifdef __FMA__
+        return __builtin_fma(a, b, c);
+    #else
+        double uh = a * b, ul = rk_vm_product_error(a, b, uh);
+        double th = c + uh, bb = th - c, tl = (c - (th - bb)) + (uh - bb);
+        return th + rk_vm_add_odd(tl, ul);
+    #endif
+    }
     #endif
     """
     uint32_t rk_vm_bits_f32(float) noexcept nogil
@@ -69,6 +102,8 @@ cdef extern from *:
     uint64_t rk_vm_bits_f64(double) noexcept nogil
     double rk_vm_f64_bits(uint64_t) noexcept nogil
     double rk_vm_product_error(double, double, double) noexcept nogil
+    float rk_vm_fma_f32(float, float, float) noexcept nogil
+    double rk_vm_fma_f64(double, double, double) noexcept nogil
 
 
 # ---- shared pieces ------------------------------------------------------------------------------
@@ -78,6 +113,13 @@ cdef inline real _abs(real x) noexcept nogil:
         return fabsf(x)
     else:
         return fabs(x)
+
+cdef inline real _fma(real a, real b, real c) noexcept nogil:
+    # a * b + c rounded once, at every level (rk_vm_fma_f32/f64): the polynomial steps
+    if real is float:
+        return rk_vm_fma_f32(a, b, c)
+    else:
+        return rk_vm_fma_f64(a, b, c)
 
 cdef inline real _copysign(real x, real y) noexcept nogil:
     if real is float:
@@ -127,9 +169,9 @@ cdef inline real _k(real x) noexcept nogil:
 cdef inline arith _exp_poly_f32(arith r) noexcept nogil:
     # float32's Q(r) (below), also evaluated in double by vexp_f32
     cdef arith q = <arith><float>1.3835678e-03
-    q = q * r + <arith><float>8.367123e-03
-    q = q * r + <arith><float>4.1667756e-02
-    q = q * r + <arith><float>1.6666539e-01
+    q = _fma(q, r, <arith><float>8.367123e-03)
+    q = _fma(q, r, <arith><float>4.1667756e-02)
+    q = _fma(q, r, <arith><float>1.6666539e-01)
     return q * r + <arith><float>4.9999997e-01
 
 cdef inline real _exp_mant(real x, real xlo, real kf, real a, real aneg) noexcept nogil:
@@ -159,16 +201,16 @@ cdef inline real _exp_poly(real r) noexcept nogil:
         q = _exp_poly_f32(r)
     else:
         q = 2.089509238736533e-09
-        q = q * r + 2.510858628952569e-08
-        q = q * r + 2.755731489870591e-07
-        q = q * r + 2.755724529788393e-06
-        q = q * r + 2.4801587303104114e-05
-        q = q * r + 0.00019841269885374326
-        q = q * r + 0.001388888888888315
-        q = q * r + 0.00833333333332174
-        q = q * r + 0.04166666666666669
-        q = q * r + 0.16666666666666677
-        q = q * r + 0.5
+        q = _fma(q, r, 2.510858628952569e-08)
+        q = _fma(q, r, 2.755731489870591e-07)
+        q = _fma(q, r, 2.755724529788393e-06)
+        q = _fma(q, r, 2.4801587303104114e-05)
+        q = _fma(q, r, 0.00019841269885374326)
+        q = _fma(q, r, 0.001388888888888315)
+        q = _fma(q, r, 0.00833333333332174)
+        q = _fma(q, r, 0.04166666666666669)
+        q = _fma(q, r, 0.16666666666666677)
+        q = _fma(q, r, 0.5)
     return q
 
 
@@ -278,18 +320,18 @@ cdef inline real _log1p_core(real x) noexcept nogil:
     z = s * s
     if real is float:
         r = <float>2.987093e-01
-        r = r * z + <float>3.997758e-01
-        r = r * z + <float>6.6666776e-01
+        r = _fma(r, z, <float>3.997758e-01)
+        r = _fma(r, z, <float>6.6666776e-01)
         r = r * z
         return kf * <float>0.693145751953125 - ((hfsq - (s * (hfsq + r) + (kf * <float>1.4286068e-06 + c))) - f)
     else:
         r = 0.14795753095319206
-        r = r * z + 0.1531407409411422
-        r = r * z + 0.18183563217928544
-        r = r * z + 0.22222198599181514
-        r = r * z + 0.2857142874207166
-        r = r * z + 0.39999999999416525
-        r = r * z + 0.6666666666666734
+        r = _fma(r, z, 0.1531407409411422)
+        r = _fma(r, z, 0.18183563217928544)
+        r = _fma(r, z, 0.22222198599181514)
+        r = _fma(r, z, 0.2857142874207166)
+        r = _fma(r, z, 0.39999999999416525)
+        r = _fma(r, z, 0.6666666666666734)
         r = r * z
         return kf * 0.6931471803691238 - ((hfsq - (s * (hfsq + r) + (kf * 1.9082149292705877e-10 + c))) - f)
 
@@ -314,16 +356,16 @@ cdef inline real vlog1p(real x) noexcept nogil:
 cdef inline double _tanh_poly(double z) noexcept nogil:
     # P(z), z = a^2: tanh(a) = a + a z P(z) for a < 0.55 (so a - tanh(a) = -a z P(z), no cancellation)
     cdef double p = -1.948637035928446e-05
-    p = p * z + 8.330329470375657e-05
-    p = p * z + -0.00023337261240853892
-    p = p * z + 0.0005884410554140435
-    p = p * z + -0.0014555420331403403
-    p = p * z + 0.0035920919075012585
-    p = p * z + -0.008863232589587298
-    p = p * z + 0.021869488385150855
-    p = p * z + -0.05396825396373657
-    p = p * z + 0.1333333333332658
-    p = p * z + -0.333333333333333
+    p = _fma(p, z, 8.330329470375657e-05)
+    p = _fma(p, z, -0.00023337261240853892)
+    p = _fma(p, z, 0.0005884410554140435)
+    p = _fma(p, z, -0.0014555420331403403)
+    p = _fma(p, z, 0.0035920919075012585)
+    p = _fma(p, z, -0.008863232589587298)
+    p = _fma(p, z, 0.021869488385150855)
+    p = _fma(p, z, -0.05396825396373657)
+    p = _fma(p, z, 0.1333333333332658)
+    p = _fma(p, z, -0.333333333333333)
     return p
 
 cdef inline real vtanh(real x) noexcept nogil:
@@ -430,10 +472,10 @@ cdef inline real vsoftplus(real x) noexcept nogil:
 cdef inline arith _erf_small_f32(arith a) noexcept nogil:
     cdef arith z = a * a
     cdef arith q = <arith><float>4.71916e-03
-    q = q * z + <arith><float>-2.675826e-02
-    q = q * z + <arith><float>1.1282851e-01
-    q = q * z + <arith><float>-3.761261e-01
-    q = q * z + <arith><float>1.2837917e-01
+    q = _fma(q, z, <arith><float>-2.675826e-02)
+    q = _fma(q, z, <arith><float>1.1282851e-01)
+    q = _fma(q, z, <arith><float>-3.761261e-01)
+    q = _fma(q, z, <arith><float>1.2837917e-01)
     return a + a * q
 
 cdef inline real _erf_small(real a) noexcept nogil:
@@ -443,14 +485,14 @@ cdef inline real _erf_small(real a) noexcept nogil:
         return _erf_small_f32(a)
     else:
         q = 1.4722562216470997e-06
-        q = q * z + -1.4845522390747939e-05
-        q = q * z + 0.00012053321983032811
-        q = q * z + -0.000854829747852644
-        q = q * z + 0.005223977369829245
-        q = q * z + -0.026866170632686735
-        q = q * z + 0.1128379167092473
-        q = q * z + -0.37612638903183465
-        q = q * z + 0.12837916709551256
+        q = _fma(q, z, -1.4845522390747939e-05)
+        q = _fma(q, z, 0.00012053321983032811)
+        q = _fma(q, z, -0.000854829747852644)
+        q = _fma(q, z, 0.005223977369829245)
+        q = _fma(q, z, -0.026866170632686735)
+        q = _fma(q, z, 0.1128379167092473)
+        q = _fma(q, z, -0.37612638903183465)
+        q = _fma(q, z, 0.12837916709551256)
     return a + a * q
 
 cdef inline real _sel3(real a, real v0, real v1, real v2) noexcept nogil:
@@ -471,23 +513,23 @@ cdef inline arith _erfcx_f32(arith a, arith w) noexcept nogil:
     cdef arith d, g, mid, h
     d = a - _sel3(a, <arith><float>0.875, <arith><float>1.75, <arith><float>2.875)
     g = _sel3(a, <arith><float>1.6102988e-03, <arith><float>1.1987801e-04, <arith><float>6.9898424e-06)
-    g = g * d + _sel3(a, <arith><float>-4.2541213e-03, <arith><float>-3.672694e-04, <arith><float>-2.8380484e-05)
-    g = g * d + _sel3(a, <arith><float>9.928229e-03, <arith><float>1.0363489e-03, <arith><float>1.0437684e-04)
-    g = g * d + _sel3(a, <arith><float>-2.2908416e-02, <arith><float>-3.0154884e-03, <arith><float>-3.938691e-04)
-    g = g * d + _sel3(a, <arith><float>4.9827684e-02, <arith><float>8.404571e-03, <arith><float>1.4467195e-03)
-    g = g * d + _sel3(a, <arith><float>-1.0091487e-01, <arith><float>-2.2260472e-02, <arith><float>-5.145086e-03)
-    g = g * d + _sel3(a, <arith><float>1.8795694e-01, <arith><float>5.5763625e-02, <arith><float>1.768547e-02)
-    g = g * d + _sel3(a, <arith><float>-3.158339e-01, <arith><float>-1.3097633e-01, <arith><float>-5.8563292e-02)
+    g = _fma(g, d, _sel3(a, <arith><float>-4.2541213e-03, <arith><float>-3.672694e-04, <arith><float>-2.8380484e-05))
+    g = _fma(g, d, _sel3(a, <arith><float>9.928229e-03, <arith><float>1.0363489e-03, <arith><float>1.0437684e-04))
+    g = _fma(g, d, _sel3(a, <arith><float>-2.2908416e-02, <arith><float>-3.0154884e-03, <arith><float>-3.938691e-04))
+    g = _fma(g, d, _sel3(a, <arith><float>4.9827684e-02, <arith><float>8.404571e-03, <arith><float>1.4467195e-03))
+    g = _fma(g, d, _sel3(a, <arith><float>-1.0091487e-01, <arith><float>-2.2260472e-02, <arith><float>-5.145086e-03))
+    g = _fma(g, d, _sel3(a, <arith><float>1.8795694e-01, <arith><float>5.5763625e-02, <arith><float>1.768547e-02))
+    g = _fma(g, d, _sel3(a, <arith><float>-3.158339e-01, <arith><float>-1.3097633e-01, <arith><float>-5.8563292e-02))
     g = g * d
     mid = _sel3(a, <arith><float>4.6431157e-01, <arith><float>2.8497222e-01, <arith><float>1.8605493e-01) + (_sel3(a, <arith><float>1.3273546e-08, <arith><float>1.407818e-08, <arith><float>4.593567e-09) + g)
     h = <arith><float>2.1906918e+02
-    h = h * w + <arith><float>-5.1386894e+01
-    h = h * w + <arith><float>-1.1581016e+00
-    h = h * w + <arith><float>2.725577e+00
-    h = h * w + <arith><float>-1.0222065e+00
-    h = h * w + <arith><float>4.2241383e-01
-    h = h * w + <arith><float>-2.8208724e-01
-    h = h * w + <arith><float>5.6418955e-01
+    h = _fma(h, w, <arith><float>-5.1386894e+01)
+    h = _fma(h, w, <arith><float>-1.1581016e+00)
+    h = _fma(h, w, <arith><float>2.725577e+00)
+    h = _fma(h, w, <arith><float>-1.0222065e+00)
+    h = _fma(h, w, <arith><float>4.2241383e-01)
+    h = _fma(h, w, <arith><float>-2.8208724e-01)
+    h = _fma(h, w, <arith><float>5.6418955e-01)
     mid = mid if a < <arith><float>3.5 else h / a
     return mid
 
@@ -512,36 +554,36 @@ cdef inline real _erfc_big(real a) noexcept nogil:
     else:
         d = a - _sel5(a, 0.75, 1.25, 1.75, 2.5, 3.5)
         g = _sel5(a, 4.66750589288081e-06, 3.933505498274358e-07, 2.5266286229744543e-08, 4.027429250452377e-09, 1.6546978063476954e-10)
-        g = g * d + _sel5(a, -1.4431559112425367e-05, -1.702987551485232e-06, -1.6348910832320592e-07, -1.7030547771411874e-08, -7.983491179302395e-10)
-        g = g * d + _sel5(a, 4.23588446987306e-05, 5.412218581319636e-06, 8.349295803605873e-07, 6.705392428998652e-08, 3.760365601034781e-09)
-        g = g * d + _sel5(a, -0.0001233215960042178, -1.7332378774930555e-05, -2.9414390408881446e-06, -2.7262358578007605e-07, -1.8164571525968185e-08)
-        g = g * d + _sel5(a, 0.00034675141260652036, 5.405295742600216e-05, 1.0086063565534365e-05, 1.0852404504460594e-06, 8.622146859329624e-08)
-        g = g * d + _sel5(a, -0.0009385136529978383, -0.00016296088266952273, -3.375428563264459e-05, -4.214359688764534e-06, -4.0174218979603754e-07)
-        g = g * d + _sel5(a, 0.0024376373390064938, 0.000473970341513973, 0.00010950531126305178, 1.5961851180906146e-05, 1.837187618335872e-06)
-        g = g * d + _sel5(a, -0.006051532255860242, -0.0013257828963847544, -0.0003435333939985136, -5.8868958097699816e-05, -8.23798630219716e-06)
-        g = g * d + _sel5(a, 0.014289198666256074, 0.0035531099028872273, 0.0010392045220466324, 0.00021101982439432324, 3.6181704376005844e-05)
-        g = g * d + _sel5(a, -0.031897262040233035, -0.009081627633570843, -0.0030209746506798135, -0.0007335909374893131, -0.0001554689182415328)
-        g = g * d + _sel5(a, 0.06679054252756667, 0.022011364250857677, 0.008404319207331812, 0.0024670368156987366, 0.0006526863268785434)
-        g = g * d + _sel5(a, -0.12983606199487788, -0.05021827439590226, -0.022259995241394197, -0.00800156938209342, -0.0026730744396432807)
-        g = g * d + _sel5(a, 0.2309581315512983, 0.1067955714965988, 0.05576363008708726, 0.024937997086656925, 0.010661133192510577)
-        g = g * d + _sel5(a, -0.3679726916557954, -0.20882187596460985, -0.1309763455144852, -0.07434734678979472, -0.041323577833252495)
+        g = _fma(g, d, _sel5(a, -1.4431559112425367e-05, -1.702987551485232e-06, -1.6348910832320592e-07, -1.7030547771411874e-08, -7.983491179302395e-10))
+        g = _fma(g, d, _sel5(a, 4.23588446987306e-05, 5.412218581319636e-06, 8.349295803605873e-07, 6.705392428998652e-08, 3.760365601034781e-09))
+        g = _fma(g, d, _sel5(a, -0.0001233215960042178, -1.7332378774930555e-05, -2.9414390408881446e-06, -2.7262358578007605e-07, -1.8164571525968185e-08))
+        g = _fma(g, d, _sel5(a, 0.00034675141260652036, 5.405295742600216e-05, 1.0086063565534365e-05, 1.0852404504460594e-06, 8.622146859329624e-08))
+        g = _fma(g, d, _sel5(a, -0.0009385136529978383, -0.00016296088266952273, -3.375428563264459e-05, -4.214359688764534e-06, -4.0174218979603754e-07))
+        g = _fma(g, d, _sel5(a, 0.0024376373390064938, 0.000473970341513973, 0.00010950531126305178, 1.5961851180906146e-05, 1.837187618335872e-06))
+        g = _fma(g, d, _sel5(a, -0.006051532255860242, -0.0013257828963847544, -0.0003435333939985136, -5.8868958097699816e-05, -8.23798630219716e-06))
+        g = _fma(g, d, _sel5(a, 0.014289198666256074, 0.0035531099028872273, 0.0010392045220466324, 0.00021101982439432324, 3.6181704376005844e-05))
+        g = _fma(g, d, _sel5(a, -0.031897262040233035, -0.009081627633570843, -0.0030209746506798135, -0.0007335909374893131, -0.0001554689182415328))
+        g = _fma(g, d, _sel5(a, 0.06679054252756667, 0.022011364250857677, 0.008404319207331812, 0.0024670368156987366, 0.0006526863268785434))
+        g = _fma(g, d, _sel5(a, -0.12983606199487788, -0.05021827439590226, -0.022259995241394197, -0.00800156938209342, -0.0026730744396432807))
+        g = _fma(g, d, _sel5(a, 0.2309581315512983, 0.1067955714965988, 0.05576363008708726, 0.024937997086656925, 0.010661133192510577))
+        g = _fma(g, d, _sel5(a, -0.3679726916557954, -0.20882187596460985, -0.1309763455144852, -0.07434734678979472, -0.041323577833252495))
         g = g * d
         mid = _sel5(a, 0.5069376502931449, 0.3678229164523611, 0.2849722347374364, 0.2108063640611436, 0.1552936556088943) + (_sel5(a, -5.335681035462232e-17, 1.387401093925035e-19, 8.539813023973122e-18, -5.6277259093102524e-18, -1.355844542216092e-18) + g)
         h = 69913500.66470051
-        h = h * w + -39617348.83524537
-        h = h * w + 10850221.111891298
-        h = h * w + -1969307.2932176762
-        h = h * w + 278984.58359458816
-        h = h * w + -35104.80530348101
-        h = h * w + 4390.694708641688
-        h = h * w + -594.1126138305144
-        h = h * w + 91.61459352560567
-        h = h * w + -16.660997250843316
-        h = h * w + 3.702492581745063
-        h = h * w + -1.0578554623721155
-        h = h * w + 0.42314218764407174
-        h = h * w + -0.28209479177385843
-        h = h * w + 0.5641895835477563
+        h = _fma(h, w, -39617348.83524537)
+        h = _fma(h, w, 10850221.111891298)
+        h = _fma(h, w, -1969307.2932176762)
+        h = _fma(h, w, 278984.58359458816)
+        h = _fma(h, w, -35104.80530348101)
+        h = _fma(h, w, 4390.694708641688)
+        h = _fma(h, w, -594.1126138305144)
+        h = _fma(h, w, 91.61459352560567)
+        h = _fma(h, w, -16.660997250843316)
+        h = _fma(h, w, 3.702492581745063)
+        h = _fma(h, w, -1.0578554623721155)
+        h = _fma(h, w, 0.42314218764407174)
+        h = _fma(h, w, -0.28209479177385843)
+        h = _fma(h, w, 0.5641895835477563)
         mid = mid if a < 4.0 else h / a
     return _ldexp(mid * _exp_mant(x, -lo, kf, 1, 0), kf)
 
