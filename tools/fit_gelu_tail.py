@@ -59,7 +59,7 @@ def main():
     print(f"    cdef double s = t - {mid!r}")
     print(f"    cdef double q = {coefs[-1]!r}")
     for c in reversed(coefs[:-1]):
-        print(f"    q = q * s + {c!r}")
+        print(f"    q = _fma(q, s, {c!r})")
 
 
 if __name__ == "__main__":

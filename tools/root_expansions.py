@@ -206,7 +206,7 @@ def emit(r):
     cs = r["coeffs"]
     out.append(f"    cdef double p = {cs[-1]!r}")
     for c in reversed(cs[:-1]):
-        out.append(f"    p = p * s + {c!r}")
+        out.append(f"    p = _fma(p, s, {c!r})")
     out.append("    return p")
     return "\n".join(out)
 

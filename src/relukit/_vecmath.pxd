@@ -13,12 +13,17 @@
 #   adding it rounds to an integer and leaves k in the low mantissa bits): only unsigned shifts and
 #   adds, no float<->int conversions (float64<->int64 has no SSE2/AVX2 instruction);
 # - every constant is cast `<real>`, so float32 stays float32 arithmetic;
-# - gcc fuses nothing (-ffp-contract=off keeps every SIMD level bit-identical); an exact product
-#   error is one explicit FMA where the level has it and Dekker's splitting where it has not, the
-#   same bits either way (rk_vm_product_error).
-# Max ULP figures below are measured by check_accuracy.py (REPORT.md has the method): float32 over
-# all 2^32 inputs, float64 on random and hard-point samples against long double / mpmath; coefficients
-# are weighted minimax fits made by gen_coeffs.py (Remez exchange in mpmath, coefficients rounded
+# - gcc fuses nothing by itself (-ffp-contract=off keeps every SIMD level bit-identical): a
+#   polynomial step is an explicit _fma, one rounding at every level (the instruction where the
+#   level has it, an exact emulation where it has not: the baseline pays for it, the AVX2 and
+#   AVX-512 kernels were 1.2-1.6x faster for it); so are tanh's and the float32 exponentials'
+#   reductions, while those of _k, _exp_mant and _exp_neg stay plain: fused, the ops built on
+#   them measured up to 1.4x slower (gcc's schedule; not pinned down). An exact product error is
+#   likewise one FMA or Dekker's splitting (rk_vm_product_error).
+# Max ULP figures below were measured when each helper was written, before the FMA steps (float32
+# over all 2^32 inputs, float64 on random and hard-point samples against mpmath);
+# tools/accuracy_table.py measures the ops built on them now (docs/accuracy.md). Coefficients
+# are weighted minimax fits (Remez exchange in mpmath, coefficients rounded
 # to the dtype one at a time with the rest refitted).
 
 from libc.stdint cimport uint32_t, uint64_t
@@ -92,7 +97,8 @@ cdef extern from *:
     #else
         double uh = a * b, ul = rk_vm_product_error(a, b, uh);
         double th = c + uh, bb = th - c, tl = (c - (th - bb)) + (uh - bb);
-        return th + rk_vm_add_odd(tl, ul);
+        double v = rk_vm_add_odd(tl, ul);
+        return v == 0.0 ? th : th + v;          /* th, not th + 0.0: keeps a -0.0 */
     #endif
     }
     #endif
@@ -232,10 +238,10 @@ cdef inline double vexp_f32(double x) noexcept nogil:
     cdef double xc = 700.0 if x > 700.0 else x
     xc = -700.0 if xc < -700.0 else xc
     cdef double kf = _k(xc)
-    cdef double r = (xc - kf * 0.6931471803691238) - kf * 1.9082149292705877e-10
+    cdef double r = _fma(-kf, 1.9082149292705877e-10, _fma(-kf, 0.6931471803691238, xc))
     cdef double q = _exp_poly_f32(r)
     # inf where double's e^x is (0 times it is then NaN, as in the float64 path)
-    return INFINITY if x > 709.782712893384 else _pow2(kf + 6755399441055744.0) * (1 + (r + (r * r) * q))
+    return INFINITY if x > 709.782712893384 else _pow2(kf + 6755399441055744.0) * (1 + _fma(r * r, q, r))
 
 
 # e^(x + xlo) in double for float arguments (xlo below half an ULP of x, or 0), computed in float32
@@ -248,10 +254,10 @@ cdef inline double vexp_f32(double x) noexcept nogil:
 cdef inline double vexp_f32f(float x, float xlo) noexcept nogil:
     cdef float xc = <float>350.0 if x > <float>350.0 else x
     xc = <float>-350.0 if xc < <float>-350.0 else xc
-    cdef float ts = xc * <float>1.44269504088896341 + _shift(xc)
+    cdef float ts = _fma(xc, <float>1.44269504088896341, _shift(xc))
     cdef float kf = ts - _shift(xc)
-    cdef float r = (xc - kf * <float>0.693145751953125) - (kf * <float>1.4286068e-06 - xlo)
-    cdef float em = <float>1 + (r + (r * r) * _exp_poly_f32(r))
+    cdef float r = _fma(-kf, <float>0.693145751953125, xc) - _fma(kf, <float>1.4286068e-06, -xlo)
+    cdef float em = <float>1 + _fma(r * r, _exp_poly_f32(r), r)
     return <double>em * _pow2(<double>kf + 6755399441055744.0)
 
 
@@ -379,11 +385,11 @@ cdef inline real vtanh(real x) noexcept nogil:
         t = 44.0 if t > 44.0 else t
     kf = _k(t)
     if real is float:
-        r = (t - kf * <float>0.693145751953125) - kf * <float>1.4286068e-06
+        r = _fma(-kf, <float>1.4286068e-06, _fma(-kf, <float>0.693145751953125, t))
     else:
-        r = (t - kf * 0.6931471803691238) - kf * 1.9082149292705877e-10
+        r = _fma(-kf, 1.9082149292705877e-10, _fma(-kf, 0.6931471803691238, t))
     p2 = _pow2(kf + _shift(kf))
-    em = (p2 - <real>1) + p2 * (r + (r * r) * _exp_poly(r))
+    em = _fma(p2, _fma(r * r, _exp_poly(r), r), p2 - <real>1)
     return _copysign(em / (em + <real>2), x)
 
 
@@ -466,7 +472,7 @@ cdef inline real vsoftplus(real x) noexcept nogil:
 # Size: float64 _erfc_big is ~270 in gcc's inliner units, over max-inline-insns-single (200 at -O3).
 # Called from one place per module it is inlined anyway; called from two (erf and erfc, or gelu
 # forward and backward), gcc 12 leaves it a call and the loop scalar unless the module is built with
-# --param=max-inline-insns-single=1000 (REPORT.md). float32 (~140) is inlined either way.
+# --param=max-inline-insns-single=1000 (meson.build sets 1200). float32 (~140) is inlined either way.
 # Measured max error: erf float32 1.63, float64 1.28; erfc float32 2.78,
 # float64 2.44 ULP.
 cdef inline arith _erf_small_f32(arith a) noexcept nogil:
