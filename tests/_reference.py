@@ -855,13 +855,13 @@ def _root_hard(dt, root):
 def _gelu_hard(dt):
     """gelu's erfc pieces (z = -x / sqrt2 at 0.5, 1, 1.25, 1.5, 2, 2.25, 3, 3.5, 4), where
     x Phi(x) leaves the normal range and underflows (float32 -13.2 and -14.2, float64 -37.5 and
-    -38.6), the edges of float64's lean form (|x| = 16) and of the root window (x = -1.75 and
-    0.008), the derivative's zero."""
+    -38.6), the edges of float64's lean form (|x| = 16) and of the root windows (float64
+    x = -1.75 and 0.008, float32 t0 -+ 1/16), the derivative's zero."""
     r2 = math.sqrt(2)
     if np.dtype(dt) == np.float64:
         tail = [16.0, 0.0082084753, 1.7517915247, 37.5, 37.6, 38.0, 38.4, 38.5, 38.6, 38.7, 40.0]
     else:
-        tail = [13.2, 13.5, 14.0, 14.1, 14.2, 14.3, 14.5, 15.0]
+        tail = [13.2, 13.5, 14.0, 14.1, 14.2, 14.3, 14.5, 15.0, 0.6892915247, 0.8142915247]
     pieces = [a * r2 for a in (0.5, 1.0, 1.25, 1.5, 2.0, 2.25, 3.0, 3.5, 4.0)]
     return [*_transcendental_hard(dt), *_around(dt, *pieces, *tail), *_root_hard(dt, GELU_ROOT)]
 
