@@ -15,8 +15,8 @@ from libc.math cimport sqrt, fabs, fabsf, copysign, INFINITY
 from _vecmath cimport (real, vexp, vexp_f32, vexp_f32f, vexpm1, vlog1p, vtanh, verfc, vsigmoid,
                        vsoftplus)
 from libc.stdint cimport uint64_t
-from _vecmath cimport (_abs, _fma, _exp_neg, _sigmoid_neg, _k, _exp_mant, _expm1_mant, _ldexp, _pow2, _shift,
-                       _log1p_core, _tanh_poly, rk_vm_bits_f64, rk_vm_f64_bits,
+from _vecmath cimport (_abs, _fma, _exp_neg, _sigmoid_neg, _k, _exp_mant, _expm1_mant, _ldexp,
+                       _pow2, _shift, _log1p_core, _tanh_poly, rk_vm_bits_f64, rk_vm_f64_bits,
                        rk_vm_product_error)
 
 
@@ -495,10 +495,11 @@ cdef inline real tanh_backward_from_output(real g, real y) noexcept nogil:
 
 # ---- tanhshrink: x - tanh(x); derivative tanh(x)**2 -------------------------------------------------
 cdef inline double lambert_fraction(double z, double *b) noexcept nogil:
-    """A(z), and B(z) in b: 10 levels of Lambert's continued fraction for tanh (below) as one
-    rational function, z = x^2 / (5 + z / (7 + ... / 21)) = z A(z) / B(z). Every coefficient is
-    a positive integer (the convergent's recurrence), so nothing cancels in either polynomial.
-    Relative to x - tanh(x) the 10 levels are exact to 2^-71 at |x| = 1, 2^-52.5 at 2, 2^-36 at 4."""
+    """A(z), and B(z) in b: the tail of Lambert's continued fraction for tanh (below), z = x^2,
+    q1 = z / (5 + z / (7 + ... + z / 21)), as one rational function, q1 = z A(z) / B(z). Every
+    coefficient is a positive integer (the convergent's recurrence), so nothing cancels in either
+    polynomial. Relative to x - tanh(x) these 10 levels are exact to 2^-71 at |x| = 1, 2^-52.5
+    at 2 and 2^-36 at 4."""
     b[0] = _fma(_fma(_fma(_fma(65.0, z, 42900.0), z, 6891885.0), z, 349188840.0), z, 4583103525.0)
     return _fma(_fma(_fma(z + 1950.0, z, 546975.0), z, 43648605.0), z, 916620705.0)
 

@@ -247,8 +247,9 @@ cdef inline double vexp_f32(double x) noexcept nogil:
     cdef double kf = _k(xc)
     cdef double r = _fma(-kf, 1.9082149292705877e-10, _fma(-kf, 0.6931471803691238, xc))
     cdef double q = _exp_poly_f32(r)
+    r = 1 + _fma(r * r, q, r)
     # inf where double's e^x is (0 times it is then NaN, as in the float64 path)
-    return INFINITY if x > 709.782712893384 else _pow2(kf + 6755399441055744.0) * (1 + _fma(r * r, q, r))
+    return INFINITY if x > 709.782712893384 else _pow2(kf + 6755399441055744.0) * r
 
 
 # e^(x + xlo) in double for float arguments (xlo below half an ULP of x, or 0), computed in float32
