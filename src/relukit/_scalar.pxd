@@ -1138,16 +1138,13 @@ cdef inline double gelu_tail_series(double w) noexcept nogil:
     return p * w
 
 cdef inline double gelu_exp_f32(float x) noexcept nogil:
-    """e^(-x^2/2) to float32 grade (vexp_f32f): x^2 as two floats (Dekker's product), since its
-    rounding alone would cost up to x^2/2 ULP. |x| is clamped to 20: beyond, e^(-x^2/2) < 2^-288,
-    and g x phi(x) rounds to 0 even for g = 2^128."""
+    """e^(-x^2/2) to float32 grade (vexp_f32f): x^2 as two floats (the product and its exact
+    error, one FMA), since its rounding alone would cost up to x^2/2 ULP. |x| is clamped to 20:
+    beyond, e^(-x^2/2) < 2^-288, and g x phi(x) rounds to 0 even for g = 2^128."""
     cdef float a = fabsf(x)
     a = <float>20 if a > <float>20 else a
-    cdef float ah = a * <float>4097.0                    # 2^12 + 1: two 12-bit halves
-    ah = ah - (ah - a)
-    cdef float al = a - ah
     cdef float p = a * a
-    return vexp_f32f(<float>-0.5 * p, <float>-0.5 * (((ah * ah - p) + <float>2 * (ah * al)) + al * al))
+    return vexp_f32f(<float>-0.5 * p, <float>-0.5 * _fma(a, a, -p))
 
 cdef inline double gelu_tail_f32(double a, double e) noexcept nogil:
     """Phi(-a) for a >= 0 within 2^-25.8 relative, beyond e's own error (the float32 paths), given
