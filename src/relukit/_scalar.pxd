@@ -15,8 +15,8 @@ from libc.math cimport sqrt, fabs, fabsf, copysign, INFINITY
 from _vecmath cimport (real, vexp, vexp_f32, vexp_f32f, vexpm1, vlog1p, vtanh, verfc, vsigmoid,
                        vsoftplus)
 from libc.stdint cimport uint64_t
-from _vecmath cimport (_abs, _fma, _exp_neg, _sigmoid_neg, _k, _exp_mant, _exp_poly, _expm1_mant, _ldexp,
-                       _pow2, _shift, _log1p_core, _tanh_poly, rk_vm_bits_f64, rk_vm_f64_bits,
+from _vecmath cimport (_abs, _fma, _exp_neg, _sigmoid_neg, _k, _exp_mant, _exp_poly, _expm1_mant,
+                       _ldexp, _pow2, _shift, _log1p_core, _tanh_poly, rk_vm_bits_f64, rk_vm_f64_bits,
                        rk_vm_product_error)
 
 
@@ -1322,7 +1322,7 @@ cdef inline bint gelu_erf_backward_rare(real g, real x) noexcept nogil:
     return gelu_erf_forward_rare(x)
 
 cdef inline real gelu_erf_forward_lean(real x) noexcept nogil:
-    cdef double wide = x, a = fabs(wide), tail, sc, m, mills, mills_lo, p, pe
+    cdef double wide = x, a = fabs(wide), sc, m, mills, mills_lo, p, pe
     cdef float af, ms, kf, mf, mlo, xm, y, big
     if real is float:
         # In float32 lanes, twice double's per instruction: x M (1 + s) 2^k for x < 0, with x M
