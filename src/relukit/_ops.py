@@ -87,7 +87,7 @@ UFUNCS = [
     *activation("hardswish", from_output=False),
     *activation("softsign"),
     *activation("sparse_plus"),
-    *activation("squareplus", params=("b",)),
+    *activation("squareplus", params=("b",), lean=("forward", "backward")),
     *activation("sigmoid", work="compute", lean=("backward",)),
     *activation("tanh", work="compute", lean=("backward",)),
     *activation("tanhshrink", from_output=False, work="compute"),

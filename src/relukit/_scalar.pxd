@@ -10,7 +10,7 @@
 #   the end. That is used on purpose where it makes float32 correctly rounded (sparse_plus) or
 #   within a hair of it (hardsigmoid, hardswish); elsewhere constants are `<real>` casts.
 
-from libc.math cimport sqrt, fabs, fabsf, copysign, INFINITY
+from libc.math cimport sqrt, sqrtf, fabs, fabsf, copysign, INFINITY
 
 from _vecmath cimport (real, vexp, vexp_f32, vexp_f32f, vexpm1, vlog1p, vtanh, verfc, vsigmoid,
                        vsoftplus)
@@ -208,13 +208,52 @@ cdef inline double squareplus_root(double x, double b) noexcept nogil:
     cdef double xs = x * down
     return up * sqrt(xs * xs + (b * down) * down)
 
+cdef inline bint squareplus_forward_rare(real x, real b) noexcept nogil:
+    # float32: where x^2 + b could overflow or x^2 meet the subnormals first (in double there)
+    if real is float:
+        return (fabsf(x) > <float>1.152921504606847e18) | (b > <float>1.2676506002282294e30) | (b < <float>8.673617379884035e-19)
+    return False
+
+cdef inline real squareplus_forward_lean(real x, real b) noexcept nogil:
+    # float32 in float32 lanes: s = sqrt(x^2 + b) within 1 ULP (x^2 + b's relative error is
+    # halved by the root); x / 2 + s / 2 in one FMA, or b / (2 (s - x)), where s - x only adds
+    cdef float sf
+    if real is float:
+        sf = sqrtf(_fma(x, x, b))
+        sf = _fma(x, <float>0.5, <float>0.5 * sf) if x >= 0 else (<float>0.25 * b) / (<float>0.5 * sf - <float>0.5 * x)
+        return keep_nan(x, sf)
+    return squareplus_forward_careful(x, b)
+
 cdef inline real squareplus_forward(real x, real b) noexcept nogil:
+    return squareplus_forward_careful(x, b) if squareplus_forward_rare(x, b) else squareplus_forward_lean(x, b)
+
+cdef inline real squareplus_forward_careful(real x, real b) noexcept nogil:
     # x >= 0: x/2 + s/2 (x + s may overflow); x < 0: the sum cancels, and b / (2 (s - x)) is the
     # same value, written with halves so that s - x cannot overflow. float32 runs in double.
     cdef double w = x, s = squareplus_root(w, b)
     return <real>(w * 0.5 + s * 0.5 if w >= 0 else (b * 0.25) / (s * 0.5 - w * 0.5))
 
+cdef inline bint squareplus_backward_rare(real g, real x, real b) noexcept nogil:
+    # float32, also where the slope b / (4 x^2) nears the subnormals (g d must round once)
+    if real is float:
+        return squareplus_forward_rare(x, b) | (x * x > b * <float>3.3230699894622794e35)   # 2^118
+    return False
+
+cdef inline real squareplus_backward_lean(real g, real x, real b) noexcept nogil:
+    # float32 in float32 lanes: x >= 0: g (1/2 + (x/s)/2); x < 0: g b / (2 (x^2 + b + s |x|)), the
+    # float64 form below, x^2 + b and s |x| + that in one FMA each (within 2.5 ULP before g)
+    cdef float sm, sf
+    if real is float:
+        sm = _fma(x, x, b)
+        sf = sqrtf(sm)
+        sf = _fma(x / sf, <float>0.5, <float>0.5) if x >= 0 else b / (<float>2 * _fma(sf, -x, sm))
+        return keep_nan(x, g * sf)
+    return squareplus_backward_careful(g, x, b)
+
 cdef inline real squareplus_backward(real g, real x, real b) noexcept nogil:
+    return squareplus_backward_careful(g, x, b) if squareplus_backward_rare(g, x, b) else squareplus_backward_lean(g, x, b)
+
+cdef inline real squareplus_backward_careful(real g, real x, real b) noexcept nogil:
     # x >= 0: g (1 + x/s) / 2; x < 0: 1 + x/s cancels and equals b / (s (s - x)) = b / (2 s h)
     cdef double w = x, s = squareplus_root(w, b), h = s * 0.5 - w * 0.5
     cdef double ratio = w / s if fabs(w) < INFINITY else 1.0           # inf / inf would be NaN
