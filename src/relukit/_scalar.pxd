@@ -15,7 +15,7 @@ from libc.math cimport sqrt, sqrtf, fabs, fabsf, copysign, INFINITY
 from _vecmath cimport (real, vexp, vexp_f32, vexp_f32f, vexpm1, vlog1p, vtanh, verfc, vsigmoid,
                        vsoftplus)
 from libc.stdint cimport uint64_t
-from _vecmath cimport (_abs, _fma, _exp_neg, _sigmoid_neg, _k, _exp_mant, _exp_poly, _expm1_mant,
+from _vecmath cimport (_abs, _copysign, _fma, _exp_neg, _sigmoid_neg, _k, _exp_mant, _exp_poly, _expm1_mant,
                        _ldexp, _pow2, _shift, _log1p_core, _tanh_poly, rk_vm_bits_f64, rk_vm_f64_bits,
                        rk_vm_product_error)
 
@@ -574,14 +574,29 @@ cdef inline double lambert_tanh(double z, double *zb, double *n) noexcept nogil:
     return n[0] + zb[0]
 
 cdef inline real tanhshrink_forward(real x) noexcept nogil:
-    # float32 in double: below |x| = 4 by lambert_tanh, above as |x| - 1 + 2 w (1 - w) (within
-    # 2 w^3 of 2 / (e^2|x| + 1)), w = e^(-2|x|) to float32 grade, the term below 2^-12 of the
-    # result: no cancellation either side, one division
-    cdef double wide = x, a = fabs(wide), zb, n, den, w
+    # float32 in float32 lanes: below |x| = 4, float64's near-zero form (tanhshrink_near_zero) with
+    # Lambert's fraction to 10 levels (2^-36 at 4), its roundings put back the same way (1.34x
+    # faster than in double, 1e5, 1 thread; 1.25 ULP on every 97th float32); above, |x| - 1 +
+    # 2 w (1 - w) (within 2 w^3 of 2 / (e^2|x| + 1)), w = e^(-2|x|), the term below 2^-12 of the
+    # result. The sign is x's (-0.0, and x z underflowing).
+    cdef double wide = x
+    cdef float z, ze, b, q1, d, de, den, dene, p, pe, r, w, sc
     if real is float:
-        den = lambert_tanh(wide * wide, &zb, &n)
-        w = vexp_f32f(<float>-2 * fabsf(x), 0)
-        return <real>(wide * zb / den if a < 4 else copysign((a - 1) + 2 * (w * (1 - w)), wide))
+        z = x * x
+        ze = _fma(x, x, -z)
+        b = _fma(_fma(_fma(_fma(<float>65.0, z, <float>42900.0), z, <float>6891885.0), z, <float>349188840.0), z, <float>4583103525.0)
+        q1 = (z * _fma(_fma(_fma(z + <float>1950.0, z, <float>546975.0), z, <float>43648605.0), z, <float>916620705.0)) / b
+        d = <float>3 + q1
+        de = q1 - (d - <float>3)                                # Fast2Sum: q1 <= 3
+        den = d + z
+        dene = ((d - den) + z if d >= z else (z - den) + d) + (de + ze)
+        p = x * z
+        pe = _fma(x, z, -p) + x * ze
+        r = p / den
+        r = r + (pe - r * dene) / den
+        w = _exp_neg(<float>2 * _abs(x), 0, &sc)
+        w = (_abs(x) - <float>1) + <float>2 * (w * (<float>1 - w))
+        return keep_nan(x, _copysign(r if _abs(x) < <float>4 else w, x))
     return <real>(tanhshrink_near_zero(wide) if fabs(wide) < 2 else wide - vtanh(wide))
 
 cdef inline real tanhshrink_backward(real g, real x) noexcept nogil:
