@@ -90,7 +90,7 @@ UFUNCS = [
     *activation("squareplus", params=("b",), lean=("forward", "backward")),
     *activation("sigmoid", work="compute", lean=("backward",)),
     *activation("tanh", work="compute", lean=("backward",)),
-    *activation("tanhshrink", from_output=False, work="compute"),
+    *activation("tanhshrink", from_output=False, work="compute", lean=("backward",)),
     *activation("elu", params=("alpha",), work="compute", lean=("backward",)),
     *activation("selu", work="compute", lean=("backward",)),
     *activation("celu", params=("alpha",), work="compute",
