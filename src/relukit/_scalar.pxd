@@ -573,6 +573,24 @@ cdef inline double lambert_tanh(double z, double *zb, double *n) noexcept nogil:
     n[0] = _fma(z, a, 3 * b)
     return n[0] + zb[0]
 
+cdef inline float lambert_den_f32(float x, float *z, float *ze, float *d, float *de, float *dene) noexcept nogil:
+    """3 + q1 + z (returned) + *dene for float32 lanes, z = x^2 + *ze, q1 = z A(z) / B(z)
+    (lambert_fraction's, in float32), d = 3 + q1 + *de: x - tanh(x) = x z / (3 + q1 + z) and
+    tanh(x) = x (3 + q1) / (3 + q1 + z), each part with its rounding."""
+    cdef float zz = x * x
+    cdef float b = _fma(_fma(_fma(_fma(<float>65.0, zz, <float>42900.0), zz, <float>6891885.0), zz, <float>349188840.0), zz,
+                        <float>4583103525.0)
+    cdef float q1 = (zz * _fma(_fma(_fma(zz + <float>1950.0, zz, <float>546975.0), zz, <float>43648605.0), zz,
+                               <float>916620705.0)) / b
+    cdef float dd = <float>3 + q1
+    cdef float den = dd + zz
+    z[0] = zz
+    ze[0] = _fma(x, x, -zz)
+    d[0] = dd
+    de[0] = q1 - (dd - <float>3)                              # Fast2Sum: q1 <= 3
+    dene[0] = ((dd - den) + zz if dd >= zz else (zz - den) + dd) + (de[0] + ze[0])
+    return den
+
 cdef inline real tanhshrink_forward(real x) noexcept nogil:
     # float32 in float32 lanes: below |x| = 4, float64's near-zero form (tanhshrink_near_zero) with
     # Lambert's fraction to 10 levels (2^-36 at 4), its roundings put back the same way (1.34x
@@ -580,16 +598,9 @@ cdef inline real tanhshrink_forward(real x) noexcept nogil:
     # 2 w (1 - w) (within 2 w^3 of 2 / (e^2|x| + 1)), w = e^(-2|x|), the term below 2^-12 of the
     # result. The sign is x's (-0.0, and x z underflowing).
     cdef double wide = x
-    cdef float z, ze, b, q1, d, de, den, dene, p, pe, r, w, sc
+    cdef float z, ze, d, de, den, dene, p, pe, r, w, sc
     if real is float:
-        z = x * x
-        ze = _fma(x, x, -z)
-        b = _fma(_fma(_fma(_fma(<float>65.0, z, <float>42900.0), z, <float>6891885.0), z, <float>349188840.0), z, <float>4583103525.0)
-        q1 = (z * _fma(_fma(_fma(z + <float>1950.0, z, <float>546975.0), z, <float>43648605.0), z, <float>916620705.0)) / b
-        d = <float>3 + q1
-        de = q1 - (d - <float>3)                                # Fast2Sum: q1 <= 3
-        den = d + z
-        dene = ((d - den) + z if d >= z else (z - den) + d) + (de + ze)
+        den = lambert_den_f32(x, &z, &ze, &d, &de, &dene)
         p = x * z
         pe = _fma(x, z, -p) + x * ze
         r = p / den
@@ -611,16 +622,9 @@ cdef inline real tanhshrink_backward_lean(real g, real x) noexcept nogil:
     # t^2 = th^2 + 2 th tl in one FMA; above, t^2 = 1 - 4 u (1 - u), u = w (1 - w), w = e^(-2|x|).
     # 1.28x faster than in double (1e5, 1 thread); 2.55 ULP with g = 1 (every 97th float32), 2.74
     # with random g
-    cdef float z, ze, b, q1, d, de, den, dene, p, pe, rden, th, tl, u, sc
+    cdef float z, ze, d, de, den, dene, p, pe, rden, th, tl, u, sc
     if real is float:
-        z = x * x
-        ze = _fma(x, x, -z)
-        b = _fma(_fma(_fma(_fma(<float>65.0, z, <float>42900.0), z, <float>6891885.0), z, <float>349188840.0), z, <float>4583103525.0)
-        q1 = (z * _fma(_fma(_fma(z + <float>1950.0, z, <float>546975.0), z, <float>43648605.0), z, <float>916620705.0)) / b
-        d = <float>3 + q1
-        de = q1 - (d - <float>3)                                # Fast2Sum: q1 <= 3
-        den = d + z
-        dene = ((d - den) + z if d >= z else (z - den) + d) + (de + ze)
+        den = lambert_den_f32(x, &z, &ze, &d, &de, &dene)
         p = x * d
         pe = _fma(x, d, -p) + x * de
         rden = <float>1 / den
