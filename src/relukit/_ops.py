@@ -85,7 +85,7 @@ UFUNCS = [
     *activation("softshrink", params=("lambd",)),
     *activation("hardsigmoid"),
     *activation("hardswish", from_output=False),
-    *activation("softsign"),
+    *activation("softsign", lean=("backward",)),
     *activation("sparse_plus"),
     *activation("squareplus", params=("b",), lean=("forward", "backward")),
     *activation("sigmoid", work="compute", lean=("backward",)),
