@@ -200,7 +200,7 @@ def bias_act(str ufunc_name, cnp.ndarray x, object g, object bias, tuple params,
     # it in, even for a memory-bound op (1e7 float32, relu backward: 1.31-1.63x the unfused
     # sequence on 1 thread, 1.87-2.28x populated then 2 threads; forward 1.58-2.00x, 1.69-2.01x)
     nt = threads_for_output(n, itemsize(storage) * (2 if g is None else 3), spec.work, job.out,
-                            n * itemsize(storage), True)
+                            n * itemsize(storage))
     fpstate = rk_fp_save()
     with nogil:
         if nt <= 1:

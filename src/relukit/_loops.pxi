@@ -22,6 +22,10 @@ cdef extern from "_rk.h" nogil:
     const int rk_openmp_version
     bint rk_page_untouched(const char* p)
     int rk_populate(char* p, size_t n)
+    ctypedef void (*rk_piece_fn)(void* job, npy_intp start, npy_intp stop) noexcept nogil
+    void rk_prefetch_line(const char* p)
+    void rk_run_populating(rk_piece_fn piece, void* job, npy_intp n, int nt, char* out,
+                           npy_intp itemsize, npy_intp segment)
     void rk_load_half(const char* src, npy_intp step, float* dst, npy_intp n)
     void rk_store_half(const float* src, char* dst, npy_intp step, npy_intp n)
     void rk_load_float(const char* src, npy_intp step, float* dst, npy_intp n)
@@ -35,7 +39,10 @@ cdef enum:
                          # relu out= 1e5: 256 took 1.57x float32's time, 512 1.3-1.4x)
     CHUNK_ALIGN = 64     # chunk starts are multiples of this many elements (full cache lines)
     FRESH_CHECK = 1 << 22  # output bytes from which a fresh (never touched) output is looked for
+    POPULATE_SEGMENT = 1 << 20  # bytes of a fresh output faulted in at a time (256 KiB-4 MiB: same)
     ALIGN_FROM = 1 << 16   # output bytes from which the bulk of a call starts on a cache line
+    PAGE = 4096            # bytes: the unit of run_paged
+    PREFETCH_FROM = 1 << 24  # bytes of the first input from which a compute-bound call runs paged
     LEAN_BLOCK = 1024      # elements per block of a kernel with a lean form (_ops.py, `lean`): the
                            # check for rare elements reads the block into L1 for the pass after
 
@@ -74,15 +81,14 @@ cdef inline int threads_for(npy_intp n, npy_intp bytes_per_element, int work) no
     return <int>most if most < nt else nt
 
 cdef inline int threads_for_output(npy_intp n, npy_intp bytes_per_element, int work, char* out,
-                                   npy_intp out_bytes, bint populate) noexcept nogil:
-    """threads_for, but when `out` (out_bytes long, 0 if unknown) is large and fresh (see
-    rk_page_untouched), page faults from one thread: with `populate` (work that pays for threads
-    after that) the pages are faulted in first and the call runs on every thread, else on 1 thread
-    (1e7 float32, 2 threads: relu float64 8.8 ms on 1 thread vs 10.5 populated then 2; gelu 16.5
-    vs 9.7; bias_act_backward relu 7.4-9.0 vs 5.2-6.9)."""
+                                   npy_intp out_bytes) noexcept nogil:
+    """threads_for, but a large fresh `out` (out_bytes long; see rk_page_untouched) is first faulted
+    in from this thread, for loops that cannot run behind the faulting (run_fresh): the fused
+    bias_act kernels (1e7 float32, 2 threads: bias_act_backward relu 7.4-9.0 ms faulting and
+    computing on 1 thread, 5.2-6.9 populated then on 2)."""
     cdef int nt = threads_for(n, bytes_per_element, work)
     if nt > 1 and out_bytes >= FRESH_CHECK and rk_page_untouched(out + out_bytes // 2):
-        return nt if populate and rk_populate(out, out_bytes) == 0 else 1
+        return nt if rk_populate(out, out_bytes) == 0 else 1
     return nt
 
 # Kernels that are not ufunc loops (masks, rrelu noise, fused bias) run a piece function over
@@ -101,6 +107,27 @@ cdef void run_chunked(piece_fn piece, void* job, npy_intp n, int nt) noexcept no
         for c in prange((n + chunk - 1) // chunk, num_threads=nt, schedule='static'):
             piece(job, c * chunk, min(n, (c + 1) * chunk))
     rk_fp_restore(fpstate)
+
+cdef bint run_fresh(piece_fn piece, void* job, npy_intp n, int nt, char* out,
+                    npy_intp out_step) noexcept nogil:
+    """run_chunked for an output (n elements, out_step bytes apart) that is large and fresh (see
+    rk_page_untouched), the calling thread faulting it in while the others compute behind it
+    (rk_run_populating); False, with nothing done, for any other output. 1e7 allocating, 2
+    threads, against faulting from one thread and then computing on both (or, memory-bound, all
+    on one): float32 relu 5.5 -> 3.0 ms, sigmoid 5.3 -> 4.3, gelu 7.0 -> 5.7; float64 relu
+    17.5 -> 9.7, elu 16.1 -> 12.1."""
+    if (nt <= 1 or out_step <= 0 or n * out_step < FRESH_CHECK
+            or not rk_page_untouched(out + n * out_step // 2)):
+        return False
+    cdef npy_intp segment = max(CHUNK_ALIGN, POPULATE_SEGMENT // out_step // CHUNK_ALIGN * CHUNK_ALIGN)
+    cdef rk_fpstate fpstate
+    if rk_populate(out, segment * out_step) != 0:
+        run_chunked(piece, job, n, 1)   # Linux < 5.14: no MADV_POPULATE_WRITE, fault from one thread
+    else:
+        fpstate = rk_fp_save()
+        rk_run_populating(<rk_piece_fn>piece, job, n, nt, out, out_step, segment)
+        rk_fp_restore(fpstate)
+    return True
 
 # ---- kernels over one piece ---------------------------------------------------------------------
 cdef inline npy_intp itemsize(Storage storage) noexcept nogil:
@@ -166,12 +193,39 @@ cdef enum Path:
     SCALAR_PARAMS
     BLOCKED
 
-cdef inline void run_piece(const LoopSpec* spec, Path path, char** args, const npy_intp* steps,
-                           npy_intp start, npy_intp n) noexcept nogil:
+cdef void run_paged(const LoopSpec* spec, Path path, char** piece, const npy_intp* steps,
+                    npy_intp n) noexcept nogil:
+    """Run a contiguous kernel one page of output at a time, first touching the next page of
+    every input stream. Past the TLB's reach each new page costs a page walk (on this VM a nested
+    one) that a loop of ~80 instructions per vector cannot overlap: the out-of-order window ends
+    a few cache lines ahead, and the hardware prefetchers stop at page boundaries. One prefetch
+    per page and stream starts the walk and the stream a page early (1e7 float32 out=, 2 threads:
+    gelu 7.5 -> 4.7 ms, elu 6.2 -> 3.7, sigmoid 3.6 -> 3.2)."""
+    cdef npy_intp page = PAGE // steps[spec.nin], m, done = 0
+    cdef int k
+    while done < n:
+        m = page if done + page <= n else n - done
+        if done + 2 * page <= n:
+            for k in range(spec.nin):
+                if steps[k] != 0:
+                    rk_prefetch_line(piece[k] + page * steps[k])
+        if path == CONTIGUOUS:
+            spec.contiguous(piece, m)
+        else:
+            spec.scalar_params(piece, m)
+        for k in range(spec.nin + 1):
+            piece[k] += m * steps[k]
+        done += m
+
+cdef inline void run_piece(const LoopSpec* spec, Path path, bint paged, char** args,
+                           const npy_intp* steps, npy_intp start, npy_intp n) noexcept nogil:
     cdef char* piece[MAX_ARGS]
     cdef int k
     for k in range(spec.nin + 1):
         piece[k] = args[k] + start * steps[k]
+    if paged:
+        run_paged(spec, path, piece, steps, n)
+        return
     if path == CONTIGUOUS:
         spec.contiguous(piece, n)
     elif path == SCALAR_PARAMS:
@@ -204,10 +258,11 @@ cdef struct UfuncJob:
     Path path
     char** args
     const npy_intp* steps
+    bint paged
 
 cdef void ufunc_piece(void* job, npy_intp start, npy_intp stop) noexcept nogil:
     cdef UfuncJob* j = <UfuncJob*>job
-    run_piece(j.spec, j.path, j.args, j.steps, start, stop - start)
+    run_piece(j.spec, j.path, j.paged, j.args, j.steps, start, stop - start)
 
 # ---- the ufunc loop -----------------------------------------------------------------------------
 cdef void ufunc_loop(char** args, const npy_intp* dims, const npy_intp* steps,
@@ -223,6 +278,7 @@ cdef void ufunc_loop(char** args, const npy_intp* dims, const npy_intp* steps,
     cdef int k
     job.spec, job.args, job.steps = spec, args, steps
     job.path = choose_path(spec, steps)
+    job.paged = job.path != BLOCKED and spec.work != WORK_MEMORY and n * steps[0] >= PREFETCH_FROM
     if (job.path != BLOCKED and n * out_step >= ALIGN_FROM
             and (<size_t>args[spec.nin]) % out_step == 0):
         # the elements before the output's first 64-byte boundary go first, so that the vector
@@ -239,11 +295,10 @@ cdef void ufunc_loop(char** args, const npy_intp* dims, const npy_intp* steps,
     # parameters count as data (a per-element parameter is a stream like any other), float16 as
     # the float32 it is computed in (its conversions cost as much as float32's memory traffic:
     # float16 relu out= gained 1.6x from 2 threads at 1e5 elements, 1.36x at 5e4)
-    run_chunked(ufunc_piece, &job, n,
-                threads_for_output(n, 4 * (spec.nin + 1) if spec.storage == STORE_HALF
-                                   else itemsize(spec.storage) * (spec.nin + 1), spec.work,
-                                   args[spec.nin], n * out_step if out_step > 0 else 0,
-                                   spec.work != WORK_MEMORY))
+    cdef int nt = threads_for(n, 4 * (spec.nin + 1) if spec.storage == STORE_HALF
+                              else itemsize(spec.storage) * (spec.nin + 1), spec.work)
+    if not run_fresh(ufunc_piece, &job, n, nt, args[spec.nin], out_step):
+        run_chunked(ufunc_piece, &job, n, nt)
 
 # ---- building ufuncs ----------------------------------------------------------------------------
 cdef enum:

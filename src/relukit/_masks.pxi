@@ -165,12 +165,13 @@ def mask_backward(cnp.ndarray g, cnp.ndarray mask, cnp.ndarray out, int dead, do
     C-contiguous arrays of one float dtype; out may be g. The caller checks."""
     cdef MaskJob job
     cdef npy_intp n = cnp.PyArray_SIZE(g)
+    cdef int nt
     job.x, job.mask, job.out = <const char*>cnp.PyArray_DATA(g), <uint8_t*>cnp.PyArray_DATA(mask), \
         <char*>cnp.PyArray_DATA(out)
     job.storage, job.dead = storage_of(g), <DeadRule>dead
     job.slope, job.key, job.lower, job.upper = slope, key, lower, upper
     if n:
         with nogil:
-            run_chunked(mask_backward_piece, &job, n,
-                        threads_for_output(n, 2 * itemsize(job.storage), WORK_MEMORY, job.out,
-                                           n * itemsize(job.storage), False))
+            nt = threads_for(n, 2 * itemsize(job.storage), WORK_MEMORY)
+            if not run_fresh(mask_backward_piece, &job, n, nt, job.out, itemsize(job.storage)):
+                run_chunked(mask_backward_piece, &job, n, nt)

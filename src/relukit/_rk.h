@@ -74,6 +74,44 @@ static inline int rk_page_untouched(const char *p) { (void)p; return 0; }
 static inline int rk_populate(char *p, size_t n) { (void)p; (void)n; return -1; }
 #endif
 
+/* Start fetching the cache line at p (and the page walk for it) into L1; never faults. */
+static inline void rk_prefetch_line(const char *p) { __builtin_prefetch(p, 0, 3); }
+
+/* Run piece(job, start, stop) over [0, n) on nt threads while the calling thread faults the fresh
+ * output in, segment by segment: the other threads take segments in order as soon as they are
+ * populated (so they never fault themselves), and the calling thread joins them when it is done.
+ * The populating and the computing overlap instead of following each other. */
+typedef void (*rk_piece_fn)(void *job, intptr_t start, intptr_t stop);
+static void rk_run_populating(rk_piece_fn piece, void *job, intptr_t n, int nt, char *out,
+                              intptr_t itemsize, intptr_t segment) {
+    intptr_t nseg = (n + segment - 1) / segment, ready = 0, next = 0;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+#endif
+    {
+#ifdef _OPENMP
+        if (omp_get_thread_num() == 0)
+#endif
+        for (intptr_t s = 0; s < nseg; s++) {
+            intptr_t stop = (s + 1) * segment < n ? (s + 1) * segment : n;
+            rk_populate(out + s * segment * itemsize, (size_t)((stop - s * segment) * itemsize));
+            __atomic_store_n(&ready, s + 1, __ATOMIC_RELEASE);
+        }
+        for (;;) {
+            intptr_t s = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED);
+            if (s >= nseg)
+                break;
+            while (__atomic_load_n(&ready, __ATOMIC_ACQUIRE) <= s) {
+#if defined(__SSE2__)
+                _mm_pause();
+#endif
+            }
+            piece(job, s * segment, (s + 1) * segment < n ? (s + 1) * segment : n);
+        }
+    }
+    (void)nt;
+}
+
 /* ---- float16 ---------------------------------------------------------------------------------
  * float16 loops compute in float32 and round once. Conversion goes through F16C where the target
  * has it (gcc 12 does not vectorise _Float16 casts itself), else through the bit manipulation
