@@ -142,6 +142,23 @@ def test_same_bits_for_every_thread_count_and_level(dtype, kernel):
 
 
 @pytest.mark.thread_unsafe(reason="changes the process-global thread limit")
+def test_large_fresh_output_same_bits_for_every_thread_count():
+    """A backward into an output of 4 MiB and more that NumPy has just allocated runs behind the
+    calling thread's faulting-in (run_fresh): the bits are those of 1 thread."""
+    n = 3_000_001
+    x = make_data(n, np.float32, seed=15)
+    g = make_data(n, np.float32, seed=16)
+    mask = relukit.relu_mask(x)
+    with relukit.threads(1):
+        expected = relukit.relu_backward_mask(g, mask)
+    for n_threads in (2, 3):
+        with relukit.threads(n_threads):
+            got = relukit.relu_backward_mask(g, mask)
+        np.testing.assert_array_equal(got.view(np.uint32), expected.view(np.uint32))
+    np.testing.assert_array_equal(expected, np.where(x > 0, g, 0))
+
+
+@pytest.mark.thread_unsafe(reason="changes the process-global thread limit")
 def test_float16_threaded_matches_serial():
     x = make_data(BIG, np.float16, seed=13)
     g = make_data(BIG, np.float16, seed=14, nan=False)

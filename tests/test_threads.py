@@ -73,18 +73,22 @@ def test_same_bits_for_every_thread_count(name, dtype):
             assert_same_bits(r, expected, f"{name} threads={key}")
 
 
-@pytest.mark.parametrize("op", ["relu", "sigmoid", "gelu", "bias_act_gelu"])
+@pytest.mark.parametrize("op", ["relu", "sigmoid", "gelu", "gelu_backward", "bias_act_gelu"])
 def test_large_fresh_outputs_same_bits_for_every_thread_count(op):
-    """Outputs of 8 MiB and more that NumPy has just allocated are faulted in from one thread:
-    memory-bound calls then run on 1 thread, compute-bound ones populate the pages (madvise) and
-    run on all. Either way the bits are those of 1 thread, and where= leaves the masked-out
-    elements of a given output alone."""
-    n = 7 * 299_593           # 8 MiB of float32 and more, 7 channels for bias_act
+    """Outputs of 4 MiB and more that NumPy has just allocated are faulted in by the calling
+    thread while the others compute behind it (the fused kernels: faulted in first), and
+    compute-bound calls past 16 MiB of input run a page at a time with prefetches. Either way the
+    bits are those of 1 thread, and where= leaves the masked-out elements of a given output
+    alone."""
+    n = 7 * 700_001           # 19.6 MB of float32, 7 channels for bias_act
     x = make_data(n, np.float32, seed=5)
+    g = make_data(n, np.float32, seed=7)
     bias = make_data(7, np.float32, seed=6)
     if op == "bias_act_gelu":
         shape = (n // 7, 7)
         run = lambda **kw: relukit.bias_act(x.reshape(shape), bias, act="gelu", **kw)
+    elif op == "gelu_backward":
+        run = lambda **kw: relukit.gelu_backward(g, x, **kw)
     else:
         run = lambda **kw: getattr(relukit, op)(x, **kw)
     with relukit.threads(1):
