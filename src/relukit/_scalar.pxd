@@ -15,7 +15,8 @@ from libc.math cimport sqrt, sqrtf, fabs, fabsf, copysign, INFINITY
 from _vecmath cimport (real, vexp, vexp_f32, vexp_f32f, vexpm1, vlog1p, vtanh, verfc, vsigmoid,
                        vsoftplus)
 from libc.stdint cimport uint64_t
-from _vecmath cimport (_abs, _copysign, _fma, _exp_neg, _sigmoid_neg, _k, _exp_mant, _exp_poly, _expm1_mant,
+from _vecmath cimport (_abs, _copysign, _fma, _exp_neg, _exp_neg_lean, _sigmoid_neg,
+                       _sigmoid_neg_lean, _k, _exp_mant, _exp_poly, _expm1_mant,
                        _ldexp, _pow2, _shift, _log1p_core, _tanh_poly, rk_vm_bits_f64, rk_vm_f64_bits,
                        rk_vm_product_error)
 
@@ -502,8 +503,7 @@ cdef inline real times_sigmoid_slope_lean(real g, real c, real x) noexcept nogil
     # relative correction (measured: float32 4.22 -> 3.43 ULP on every 197th float32, float64
     # 3.59 -> 3.03 on 3e5 points, for 1.2x the time; putting back d^2's rounding as well took
     # 1.4x more time again)
-    cdef real s
-    cdef real e = _exp_neg(_abs(x), 0, &s)
+    cdef real e = _exp_neg_lean(_abs(x))
     cdef real d = <real>1 + e
     cdef real q = c * (e / (d * d))
     return g * (q - q * ((<real>2 * ((<real>1 - d) + e)) * _inverse_1_2(d)))
@@ -511,8 +511,7 @@ cdef inline real times_sigmoid_slope_lean(real g, real c, real x) noexcept nogil
 cdef inline real times_sigmoid_lean(real g, real x) noexcept nogil:
     # g sigmoid(x) = g e / (1 + e) for x < 0, g / (1 + e) for x >= 0, the rounding of 1 + e put
     # back as above
-    cdef real s
-    cdef real e = _exp_neg(_abs(x), 0, &s)
+    cdef real e = _exp_neg_lean(_abs(x))
     cdef real d = <real>1 + e
     cdef real q = (e if x < 0 else <real>1) / d
     return g * (q - q * (((<real>1 - d) + e) * _inverse_1_2(d)))
@@ -520,6 +519,14 @@ cdef inline real times_sigmoid_lean(real g, real x) noexcept nogil:
 # ---- sigmoid: 1 / (1 + e^-x); derivative sigmoid(x) sigmoid(-x) -----------------------------------
 cdef inline real sigmoid_forward(real x) noexcept nogil:
     return vsigmoid(x)
+
+cdef inline bint sigmoid_forward_rare(real x) noexcept nogil:
+    return sigmoid_slope_rare(x)
+
+cdef inline real sigmoid_forward_lean(real x) noexcept nogil:
+    # vsigmoid where e^-|x| needs no scaling (the same bits)
+    cdef real q = _sigmoid_neg_lean(_abs(x))
+    return q if x < 0 else <real>1 - q
 
 cdef inline bint sigmoid_backward_rare(real g, real x) noexcept nogil:
     return sigmoid_slope_rare(x)
@@ -715,8 +722,8 @@ cdef inline bint elu_backward_rare(real g, real x, real alpha) noexcept nogil:
     return (x < -lean_limit(x)) | (a < <real>9.5367431640625e-07) | (a > <real>1048576) | lean_g_rare(g)
 
 cdef inline real elu_backward_lean(real g, real x, real alpha) noexcept nogil:
-    cdef real s
-    return keep_nan(x, g if x > 0 else g * (alpha * _exp_neg(_abs(x), 0, &s)))
+    # (e^0 where x > 0 selects g: a large x would leave _exp_neg_lean's range)
+    return keep_nan(x, g if x > 0 else g * (alpha * _exp_neg_lean(0 if x > 0 else -x)))
 
 cdef inline real elu_backward(real g, real x, real alpha) noexcept nogil:
     # rare elements: float32 runs in double (g alpha e^x may be in range where e^x is not, and
@@ -742,9 +749,8 @@ cdef inline bint selu_backward_rare(real g, real x) noexcept nogil:
     return (x < -lean_limit(x)) | lean_g_rare(g)
 
 cdef inline real selu_backward_lean(real g, real x) noexcept nogil:
-    cdef real s
     return keep_nan(x, g * <real>1.0507009873554804934193349852946 if x > 0 else
-                    g * (<real>1.7580993408473768599402175208123 * _exp_neg(_abs(x), 0, &s)))
+                    g * (<real>1.7580993408473768599402175208123 * _exp_neg_lean(0 if x > 0 else -x)))
 
 cdef inline real selu_backward(real g, real x) noexcept nogil:
     # as elu_backward, with alpha = scale * alpha
@@ -1099,6 +1105,14 @@ cdef inline real silu_forward_beta1(real x, real beta) noexcept nogil:
     q = <real>-0.0 if x < limit else q
     return keep_nan(x, 0 if x == -INFINITY else q)   # the input's NaN, wherever it sits
 
+cdef inline bint silu_forward_beta1_rare(real x, real beta) noexcept nogil:
+    return sigmoid_slope_rare(x)
+
+cdef inline real silu_forward_beta1_lean(real x, real beta) noexcept nogil:
+    # silu_forward_beta1 where e^-|x| needs no scaling (the same bits)
+    cdef real q = _sigmoid_neg_lean(_abs(x))
+    return keep_nan(x, x * (<real>1 - q) if x >= 0 else x * q)
+
 cdef inline real silu_forward(real x, real beta) noexcept nogil:
     cdef double bx, y, e
     if real is float:
@@ -1133,9 +1147,8 @@ cdef inline real silu_backward_beta1_lean(real g, real x, real beta) noexcept no
     # 1 + (e^r - 1)), the roundings of 1 + x, x e and d + x e, e (1 + x) formed inside an FMA; the
     # float32 root window (|h| < 0.5) rounds h P(h) once. Measured max error 2.59 ULP with g = 1
     # (every 97th float32; 2.20 in double), 3.07 with random g (d and g d are two roundings).
-    cdef real s
     cdef float a, ts, k, r, ef, elf, df, def_, ddf, inv, cf, of, sf, xe, pf, pe, qf, hf
-    cdef double e = _exp_neg(_abs(x), 0, &s), d, de, dd, c, o, s1, p, q, h
+    cdef double e, d, de, dd, c, o, s1, p, q, h
     if real is float:
         # the float64 form below in float32 lanes, 1 + x's rounding (x in (-1/2, 0)) recovered too;
         # e = e^-|x| + el, el the rounding of 1 + (e^r - 1) (2^k is normal: |x| <= 69 here)
@@ -1164,6 +1177,7 @@ cdef inline real silu_backward_beta1_lean(real g, real x, real beta) noexcept no
         pf = silu_root_poly_f32(hf - <float>1.2979282537628478e-08)
         qf = _fma(hf, pf, <float>-1.2979282537628478e-08 * pf) if _abs(hf) < <float>0.5 else qf
         return keep_nan(x, g * qf)
+    e = _exp_neg_lean(_abs(x))
     d = 1 + e
     de = (1 - d) + e
     dd = d * d

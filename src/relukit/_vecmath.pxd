@@ -439,6 +439,25 @@ cdef inline real _exp_neg(real a, real alo, real* scale) noexcept nogil:
     scale[0] = 2.938735877055719e-39 if far else 1.0                            # 2^-128
     return em * _pow2(ts + 128.0 if far else ts)
 
+cdef inline real _exp_neg_lean(real a) noexcept nogil:
+    # _exp_neg(a, 0) where it needs no scaling: 0 <= a <= 69 (float32) / 690 (float64), the lean
+    # range of the ops with lean forms (_scalar.pxd, lean_limit), or NaN. The same operations, so
+    # the same bits, without the clamp and the scale's selects (their masks and blends were ~8 of
+    # float32 sigmoid's 38 vector instructions)
+    cdef real ts = _shift(a) - a * <real>1.44269504088896341
+    cdef real kf = ts - _shift(a)
+    cdef real r
+    if real is float:
+        r = (-a - kf * <float>0.693145751953125) - kf * <float>1.4286068e-06
+    else:
+        r = (-a - kf * 0.6931471803691238) - kf * 1.9082149292705877e-10
+    return (<real>1 + (r + (r * r) * _exp_poly(r))) * _pow2(ts)
+
+cdef inline real _sigmoid_neg_lean(real a) noexcept nogil:
+    # _sigmoid_neg in _exp_neg_lean's range
+    cdef real e = _exp_neg_lean(a)
+    return e / (<real>1 + e)
+
 cdef inline real _sigmoid_neg(real a, real* scale) noexcept nogil:
     # sigmoid(-a) = e / (1 + e), e = e^-a, a >= 0, as the product of the return value and *scale
     # (_exp_neg's; where e is scaled, e 2^64 <= 2^-36 / e 2^128 <= 2^-872 still rounds away in 1 + e)
