@@ -1,9 +1,10 @@
 """Reproduce the open allocating-output slowdown (issue 2's last row, issue 4's first-touch item).
 
 Keeps a few 40 MB arrays alive as the bench does, then times each allocating relu call (a fresh
-output, first touched by relukit's threads) next to NumPy's allocating np.maximum and prints every
-sample: on this VM the first calls of a process sometimes take ~40 ms (4 KiB page faults) with 2
-threads while 1 thread and NumPy stay near 4 and 6 ms.
+output) next to NumPy's allocating np.maximum and prints every sample. When 2 threads faulted the
+output in together, the first calls of a process sometimes took ~40 ms on this VM (4 KiB page
+faults) while 1 thread and NumPy stayed near 4 and 6 ms; since the calling thread alone faults it
+in (run_fresh) with the other computing behind it: 3.6-6.5 ms, np.maximum 7.0-9.4 (session 9).
     python tools/first_touch.py [--threads 2] [--rounds 12]
 """
 
