@@ -502,7 +502,8 @@ HARDSIGMOID = Op(
     f=lambda x, M: 0 if x <= -3 else (1 if x >= 3 else (x + 3) / 6),
     df=lambda x, M: M.num(1) / 6 if -3 < x < 3 else 0,
     dfy=lambda y, M: M.num(1) / 6 if 0 < y < 1 else 0,
-    # the gradient g/6 and from_output are one rounding; the forward two (x + 3, then / 6)
+    # the gradient and from_output are g RN(1/6), one rounding of a product 2^-54 off g / 6; the
+    # forward two roundings (x + 3, then / 6)
     ulp={"forward": 1, "backward": 1, "from_output": 1},
     kinks=lambda: (-3.0, 3.0),
     hard=lambda dt: [0.0, 1e-8, -1e-8, 2.9999, -2.9999, 1.5, -1.5, 1e30, -1e30],
