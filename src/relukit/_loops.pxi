@@ -200,7 +200,7 @@ cdef void run_paged(const LoopSpec* spec, Path path, char** piece, const npy_int
     one) that a loop of ~80 instructions per vector cannot overlap: the out-of-order window ends
     a few cache lines ahead, and the hardware prefetchers stop at page boundaries. One prefetch
     per page and stream starts the walk and the stream a page early (1e7 float32 out=, 2 threads:
-    gelu 7.5 -> 4.7 ms, elu 6.2 -> 3.7, sigmoid 3.6 -> 3.2)."""
+    gelu 10.2 -> 4.6 ms, elu 8.3 -> 3.8, sigmoid 3.1 -> 2.7; docs/performance.md)."""
     cdef npy_intp page = PAGE // steps[spec.nin], m, done = 0
     cdef int k
     while done < n:
