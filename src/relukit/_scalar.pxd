@@ -637,18 +637,20 @@ cdef inline float lambert_den_f32(float x, float *z, float *ze, float *d, float 
 
 cdef inline real tanhshrink_forward(real x) noexcept nogil:
     # float32 in float32 lanes: below |x| = 4, float64's near-zero form (tanhshrink_near_zero) with
-    # Lambert's fraction to 10 levels (2^-36 at 4), its roundings put back the same way (1.34x
-    # faster than in double, 1e5, 1 thread; 1.25 ULP on every 97th float32); above, |x| - 1 +
+    # Lambert's fraction to 10 levels (2^-36 at 4), its roundings put back the same way, the
+    # quotient's too (1.34x faster than in double, 1e5, 1 thread; 0.83 ULP on every 97th float32,
+    # 1.25 without the quotient's); above, |x| - 1 +
     # 2 w (1 - w) (within 2 w^3 of 2 / (e^2|x| + 1)), w = e^(-2|x|), the term below 2^-12 of the
     # result. The sign is x's (-0.0, and x z underflowing).
     cdef double wide = x
-    cdef float z, ze, d, de, den, dene, p, pe, r, w, sc
+    cdef float z, ze, d, de, den, dene, p, pe, rden, r, w, sc
     if real is float:
         den = lambert_den_f32(x, &z, &ze, &d, &de, &dene)
         p = x * z
         pe = _fma(x, z, -p) + x * ze
-        r = p / den
-        r = r + (pe - r * dene) / den
+        rden = <float>1 / den
+        r = p * rden
+        r = r + ((_fma(-r, den, p) + pe) - r * dene) * rden
         w = _exp_neg(<float>2 * _abs(x), 0, &sc)
         w = (_abs(x) - <float>1) + <float>2 * (w * (<float>1 - w))
         return keep_nan(x, _copysign(r if _abs(x) < <float>4 else w, x))
