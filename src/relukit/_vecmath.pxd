@@ -411,47 +411,47 @@ cdef inline real vtanh(real x) noexcept nogil:
 # subnormal operand enters the arithmetic (a subnormal result itself still costs 3-4x: the
 # hardware's assist for the product that forms it). Measured max error: float32 2.36 (every 61st
 # float32), float64 2.03 ULP (3e5 random and hard points).
+cdef inline real _exp_neg_mant(real c, real alo, real* ts) noexcept nogil:
+    # e^-(c + alo) = (return value) 2^k, *ts = SHIFT + k, k = round(-c / ln2): _exp_neg's arithmetic
+    # (alo is subtracted last: x - 0.0 folds away, x + 0.0 does not, because of -0.0.)
+    ts[0] = _shift(c) - c * <real>1.44269504088896341
+    cdef real kf = ts[0] - _shift(c)
+    cdef real r
+    if real is float:
+        r = ((-c - kf * <float>0.693145751953125) - kf * <float>1.4286068e-06) - alo
+    else:
+        r = ((-c - kf * 0.6931471803691238) - kf * 1.9082149292705877e-10) - alo
+    return <real>1 + (r + (r * r) * _exp_poly(r))
+
 cdef inline real _exp_neg(real a, real alo, real* scale) noexcept nogil:
     # e^-(a + alo) for a >= 0 (NaN stays NaN), alo below half an ULP of a, as the product of the
     # return value and *scale: the value is e^-a scaled up by 2^64 (float32) / 2^128 (float64)
     # where e^-a is below 2^-100 / 2^-1000, *scale the inverse there and 1 elsewhere. a is clamped
     # at 112 / 760: beyond, e^-a times anything up to a (silu's x) rounds to 0 (112 e^-112 is
     # 2^-154.8, 760 e^-760 2^-1086.9), and callers select there.
-    # (alo is subtracted last: x - 0.0 folds away, x + 0.0 does not, because of -0.0.)
-    cdef real c, ts, kf, r, em
+    cdef real c, ts, em
     cdef bint far
     if real is float:
         c = <float>112.0 if a > <float>112.0 else a
     else:
         c = 760.0 if a > 760.0 else a
-    ts = _shift(c) - c * <real>1.44269504088896341        # SHIFT + k, k = round(-c / ln2)
-    kf = ts - _shift(c)
+    em = _exp_neg_mant(c, alo, &ts)
     if real is float:
-        r = ((-c - kf * <float>0.693145751953125) - kf * <float>1.4286068e-06) - alo
-        far = kf < <float>-100
-    else:
-        r = ((-c - kf * 0.6931471803691238) - kf * 1.9082149292705877e-10) - alo
-        far = kf < -1000
-    em = <real>1 + (r + (r * r) * _exp_poly(r))
-    if real is float:
+        far = ts - _shift(c) < <float>-100
         scale[0] = <float>5.421010862427522e-20 if far else <float>1             # 2^-64
         return em * _pow2(ts + <float>64 if far else ts)
+    far = ts - _shift(c) < -1000
     scale[0] = 2.938735877055719e-39 if far else 1.0                            # 2^-128
     return em * _pow2(ts + 128.0 if far else ts)
 
 cdef inline real _exp_neg_lean(real a) noexcept nogil:
     # _exp_neg(a, 0) where it needs no scaling: 0 <= a <= 69 (float32) / 690 (float64), the lean
-    # range of the ops with lean forms (_scalar.pxd, lean_limit), or NaN. The same operations, so
-    # the same bits, without the clamp and the scale's selects (their masks and blends were ~8 of
-    # float32 sigmoid's 38 vector instructions)
-    cdef real ts = _shift(a) - a * <real>1.44269504088896341
-    cdef real kf = ts - _shift(a)
-    cdef real r
-    if real is float:
-        r = (-a - kf * <float>0.693145751953125) - kf * <float>1.4286068e-06
-    else:
-        r = (-a - kf * 0.6931471803691238) - kf * 1.9082149292705877e-10
-    return (<real>1 + (r + (r * r) * _exp_poly(r))) * _pow2(ts)
+    # range of the ops with lean forms (_scalar.pxd, lean_limit), or NaN. The same bits, without
+    # the clamp and the scale's selects (their masks and blends were ~8 of float32 sigmoid's 38
+    # vector instructions)
+    cdef real ts
+    cdef real em = _exp_neg_mant(a, 0, &ts)
+    return em * _pow2(ts)
 
 cdef inline real _sigmoid_neg_lean(real a) noexcept nogil:
     # _sigmoid_neg in _exp_neg_lean's range
