@@ -93,7 +93,7 @@ typedef void (*rk_piece_fn)(void *job, intptr_t start, intptr_t stop);
 #include <sched.h>
 static void rk_run_populating(rk_piece_fn piece, void *job, intptr_t n, int nt, char *out,
                               intptr_t itemsize, intptr_t segment) {
-    intptr_t nseg = (n + segment - 1) / segment, ready = 0, next = 0;
+    intptr_t nseg = (n + segment - 1) / segment, last = n - (nseg - 1) * segment, ready = 0, next = 0;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
 #endif
@@ -102,8 +102,8 @@ static void rk_run_populating(rk_piece_fn piece, void *job, intptr_t n, int nt, 
         if (omp_get_thread_num() == 0)
 #endif
         for (intptr_t s = 0; s < nseg; s++) {
-            intptr_t stop = (s + 1) * segment < n ? (s + 1) * segment : n;
-            rk_populate(out + s * segment * itemsize, (size_t)((stop - s * segment) * itemsize));
+            rk_populate(out + s * segment * itemsize,
+                        (size_t)((s + 1 < nseg ? segment : last) * itemsize));
             __atomic_store_n(&ready, s + 1, __ATOMIC_RELEASE);
         }
         for (;;) {
@@ -120,7 +120,7 @@ static void rk_run_populating(rk_piece_fn piece, void *job, intptr_t n, int nt, 
                     _mm_pause();
 #endif
             }
-            piece(job, s * segment, (s + 1) * segment < n ? (s + 1) * segment : n);
+            piece(job, s * segment, s * segment + (s + 1 < nseg ? segment : last));
         }
     }
     (void)nt;
