@@ -524,7 +524,9 @@ HARDSWISH = Op(
                      *_both_signs(float(np.finfo(dt).max))],
     conventions=((-3.0, (), 0.0, 0), (3.0, (), 3.0, 1), (-1.5, (), -0.375, None),
                  (-np.inf, (), 0.0, 0), (np.inf, (), np.inf, 1), (3e38, (), 3e38, 1),
-                 (-2.0, (), Fraction(-1, 3), Fraction(-1, 6))),
+                 (-2.0, (), Fraction(-1, 3), Fraction(-1, 6)),
+                 # 2x + 3 = 6 (1/2) exactly: an infinite g times the zero remainder must not show
+                 (0.0, (), 0.0, Fraction(1, 2))),
 )
 
 SPARSE_PLUS = Op(
