@@ -529,7 +529,9 @@ cdef inline real times_sigmoid_lean(real g, real x) noexcept nogil:
 
 # ---- sigmoid: 1 / (1 + e^-x); derivative sigmoid(x) sigmoid(-x) -----------------------------------
 cdef inline real sigmoid_forward(real x) noexcept nogil:
-    return vsigmoid(x)
+    # keep_nan: the NaN's sign out of e^-|x| depends on where gcc folds a negation into an FMA,
+    # which differs between the lean and the careful loops
+    return keep_nan(x, vsigmoid(x))
 
 cdef inline bint sigmoid_forward_rare(real x) noexcept nogil:
     return sigmoid_slope_rare(x)
@@ -537,7 +539,7 @@ cdef inline bint sigmoid_forward_rare(real x) noexcept nogil:
 cdef inline real sigmoid_forward_lean(real x) noexcept nogil:
     # vsigmoid where e^-|x| needs no scaling (the same bits)
     cdef real q = _sigmoid_neg_lean(_abs(x))
-    return q if x < 0 else <real>1 - q
+    return keep_nan(x, q if x < 0 else <real>1 - q)
 
 cdef inline bint sigmoid_backward_rare(real g, real x) noexcept nogil:
     return sigmoid_slope_rare(x)
