@@ -446,10 +446,10 @@ cdef inline real _exp_neg(real a, real alo, real* scale) noexcept nogil:
     if real is float:
         far32 = rk_vm_bits_f32((ts - _shift(c)) + <float>100) >> 31
         scale[0] = rk_vm_f32_bits(<uint32_t>0x3F800000 - (far32 << 29))        # 2^-64 or 1
-        return em * rk_vm_f32_bits((rk_vm_bits_f32(ts) << 23) + <uint32_t>0x3F800000 + (far32 << 29))
+        return em * rk_vm_f32_bits(rk_vm_bits_f32(_pow2(ts)) + (far32 << 29))   # 2^k (2^64)
     far64 = rk_vm_bits_f64((ts - _shift(c)) + 1000) >> 63
     scale[0] = rk_vm_f64_bits(<uint64_t>0x3FF0000000000000 - (far64 << 59))    # 2^-128 or 1
-    return em * rk_vm_f64_bits((rk_vm_bits_f64(ts) << 52) + <uint64_t>0x3FF0000000000000 + (far64 << 59))
+    return em * rk_vm_f64_bits(rk_vm_bits_f64(_pow2(ts)) + (far64 << 59))       # 2^k (2^128)
 
 cdef inline real _exp_neg_lean(real a) noexcept nogil:
     # _exp_neg(a, 0) where it needs no scaling: 0 <= a <= 69 (float32) / 690 (float64), the lean
