@@ -279,18 +279,28 @@ cdef inline bint squareplus_backward_rare(real g, real x, real b) noexcept nogil
     # float32, also where the slope b / (4 x^2) nears the subnormals (g d must round once)
     if real is float:
         return squareplus_forward_rare(x, b) | (x * x > b * <float>3.3230699894622794e35)   # 2^118
-    return False
+    # float64: where x^2 or b is huge, or the slope b / (4 x^2) nears the subnormals (<= 2.5e-290
+    # once x^2 > 1e289 b)
+    return (fabs(x) > 1e150) | (b > 1e307) | (x * x > b * 1e289)
 
 cdef inline real squareplus_backward_lean(real g, real x, real b) noexcept nogil:
     # float32 in float32 lanes: x >= 0: g (1/2 + (x/s)/2); x < 0: g b / (2 (x^2 + b + s |x|)), the
-    # float64 form below, x^2 + b and s |x| + that in one FMA each (within 2.5 ULP before g)
+    # float64 form below, x^2 + b and s |x| + that in one FMA each (within 2.5 ULP before g).
+    # float64: the careful form's values (the same bits) with one division for both signs, not
+    # four (2x faster: the divider is the bottleneck)
     cdef float sm, sf
+    cdef double x2, m, s, q
     if real is float:
         sm = _fma(x, x, b)
         sf = sqrtf(sm)
         sf = _fma(x / sf, <float>0.5, <float>0.5) if x >= 0 else b / (<float>2 * _fma(sf, -x, sm))
         return keep_nan(x, g * sf)
-    return squareplus_backward_careful(g, x, b)
+    x2 = x * x
+    m = x2 + b
+    s = sqrt(m)
+    q = (x if x >= 0 else b) / (s if x >= 0 else (2 * m + 2 * (s * -x)) + 2 * (
+        two_sum_error(x2, b, m) + product_error(x, x, x2)))
+    return keep_nan(x, g * ((1 + q) * 0.5) if x >= 0 else g * q)
 
 cdef inline real squareplus_backward(real g, real x, real b) noexcept nogil:
     return squareplus_backward_careful(g, x, b) if squareplus_backward_rare(g, x, b) else squareplus_backward_lean(g, x, b)
