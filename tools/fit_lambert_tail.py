@@ -1,4 +1,4 @@
-"""The polynomial behind float32 tanhshrink (``lambert_tail_f32`` and ``lambert_tail_fine_f32`` in
+"""The polynomials behind float32 tanhshrink (``lambert_tail_f32`` and ``tanh_square_poly_f32`` in
 src/relukit/_scalar.pxd).
 
 Lambert's continued fraction gives a - tanh a = a z / (3 + z + q1), z = a^2, with the tail
@@ -11,6 +11,10 @@ the higher ones (rounding them all at once loses two bits more).
 
     python tools/fit_lambert_tail.py                 # degrees 5..9 on z in [0, 16]
     python tools/fit_lambert_tail.py --degree 7      # one degree, with the Horner lines to paste
+    python tools/fit_lambert_tail.py --tanh-square --zmax 1 --degree 8
+
+``--tanh-square`` fits P(z) with tanh(a)^2 = z (1 + z P(z)) instead (the backward below |a| = 1;
+its nearest singularity is tanh's pole, z = -pi^2/4).
 
 Requires mpmath and NumPy; takes a few seconds.
 """
@@ -26,6 +30,13 @@ def q_exact(z):
         return mp.mpf(1) / 5 - mp.mpf(z) / 175           # q1 = z/5 - z^2/175 + ...
     a = mp.sqrt(mp.mpf(z))
     return (a * z / (a - mp.tanh(a)) - 3 - z) / z
+
+
+def p_exact(z):
+    if z < 1e-6:
+        return -mp.mpf(2) / 3 + mp.mpf(17) * z / 45       # tanh^2 / z = 1 - 2z/3 + 17z^2/45 - ...
+    a = mp.sqrt(mp.mpf(z))
+    return (mp.tanh(a) ** 2 / z - 1) / z
 
 
 def lawson(matrix, rhs, iterations=300):
@@ -56,11 +67,13 @@ def main():
     parser.add_argument("--degree", type=int)
     parser.add_argument("--zmax", type=float, default=16.0)
     parser.add_argument("--nodes", type=int, default=2000)
+    parser.add_argument("--tanh-square", action="store_true")
     args = parser.parse_args()
     mp.mp.dps = 50
     n = args.nodes
     nodes = args.zmax * (1 - np.cos(np.pi * (np.arange(n) + 0.5) / n)) / 2
-    q = np.array([float(q_exact(z)) for z in nodes])
+    exact = p_exact if args.tanh_square else q_exact
+    q = np.array([float(exact(z)) for z in nodes])
     for degree in [args.degree] if args.degree else range(5, 10):
         coef, error = fit(degree, args.zmax, nodes, q)
         print(f"degree {degree}: relative error 2^{np.log2(error):.1f}")
