@@ -683,50 +683,69 @@ cdef inline real tanhshrink_forward(real x) noexcept nogil:
                          (a - <float>1) + <float>2 * (w * (<float>1 - w)), x)
     return <real>(tanhshrink_near_zero(wide) if fabs(wide) < 2 else wide - vtanh(wide))
 
-cdef inline float tanh_square_poly_f32(float z) noexcept nogil:
-    """P(z) with tanh(a)^2 = z (1 + z P(z)), z = a^2 <= 1: degree 8, float32 coefficients,
-    2^-25 relative (tools/fit_lambert_tail.py --tanh-square). P's error reaches tanh^2 through
-    z P / (1 + z P), at most 0.72."""
-    cdef float q = _fma(<float>-0.00086406025, z, <float>0.0044563753)
-    q = _fma(q, z, <float>-0.011666434)
-    q = _fma(q, z, <float>0.023866417)
-    q = _fma(q, z, <float>-0.047828183)
-    q = _fma(q, z, <float>0.097817704)
-    q = _fma(q, z, <float>-0.19686957)
-    q = _fma(q, z, <float>0.37778008)
-    return _fma(q, z, <float>-0.6666667)
+cdef inline real tanh_square_poly(real z) noexcept nogil:
+    """P(z) with tanh(a)^2 = z (1 + z P(z)), z = a^2 <= 1 (tanh's pole, z = -pi^2/4, is the nearest
+    singularity): float32 degree 8, 2^-25 relative, float64 degree 16, 2^-54
+    (tools/fit_lambert_tail.py --tanh-square). P's error reaches tanh^2 through z P / (1 + z P),
+    at most 0.72."""
+    cdef real q
+    if real is float:
+        q = _fma(<float>-0.00086406025, z, <float>0.0044563753)
+        q = _fma(q, z, <float>-0.011666434)
+        q = _fma(q, z, <float>0.023866417)
+        q = _fma(q, z, <float>-0.047828183)
+        q = _fma(q, z, <float>0.097817704)
+        q = _fma(q, z, <float>-0.19686957)
+        q = _fma(q, z, <float>0.37778008)
+        return _fma(q, z, <float>-0.6666667)
+    q = _fma(-4.9005837522212647e-08, z, 6.991851720606899e-07)
+    q = _fma(q, z, -4.581790446892667e-06)
+    q = _fma(q, z, 1.9236298217333084e-05)
+    q = _fma(q, z, -6.08157971013892e-05)
+    q = _fma(q, z, 0.00016148053290310704)
+    q = _fma(q, z, -0.00038974866236023175)
+    q = _fma(q, z, 0.0008993649431934648)
+    q = _fma(q, z, -0.0020337342589928577)
+    q = _fma(q, z, 0.004543046983665275)
+    q = _fma(q, z, -0.01003038642656933)
+    q = _fma(q, z, 0.02183750479784666)
+    q = _fma(q, z, -0.04669766347457426)
+    q = _fma(q, z, 0.09749559077354436)
+    q = _fma(q, z, -0.19682539682377814)
+    q = _fma(q, z, 0.37777777777775895)
+    return _fma(q, z, -0.6666666666666666)
 
 cdef inline bint tanhshrink_backward_rare(real g, real x) noexcept nogil:
-    # float32: where tanh^2 leaves the normal range (|x| < 2^-60), g t t must round once (double),
-    # and a huge g (g - g s would be inf - inf)
+    # where tanh^2 leaves the normal range (|x| < 2^-60 / 1e-150), g t t must round once, and a
+    # huge g (g - g s would be inf - inf)
     if real is float:
         return (_abs(x) < <float>8.673617379884035e-19) | lean_g_rare(g)
-    return False
+    return (fabs(x) < 1e-150) | lean_g_rare(g)
 
 cdef inline real tanhshrink_backward_lean(real g, real x) noexcept nogil:
-    # float32 in float32 lanes, no division below |x| = 1: tanh^2 = z F, F = 1 + z P(z)
-    # (tanh_square_poly_f32), z = x^2, with the roundings of z, z P and 1 + z P recovered; above,
-    # g (1 - s), s = sech^2 = 4 w / (1 + w)^2 <= 0.42, w = e^(-2|x|), as g - g s in one FMA: s's
-    # error is damped by s / (1 - s) <= 0.72 (2|x| is clamped at 20: beyond, s rounds away).
-    # 1.17x faster than the Lambert quotient (1e5, 1 thread); measured 1.43 ULP with g = 1 (every
-    # 7th float32; 2.01 before), 2.59 with random g (2.31: g t^2 rounds twice below |x| = 1)
-    cdef float a, z, ze, p, u, f, fe, t, ts, k, r, w, s
+    # No division below |x| = 1: tanh^2 = z F, F = 1 + z P(z) (tanh_square_poly), z = x^2, with
+    # the roundings of z, z P and 1 + z P recovered; above, g (1 - s), s = sech^2 = 4 w / (1 + w)^2
+    # <= 0.42, w = e^(-2|x|), as g - g s in one FMA: s's error is damped by s / (1 - s) <= 0.72
+    # (2|x| is clamped at 20 / 40: beyond, s rounds away). Against the forms before (float32:
+    # the Lambert quotient; float64: the careful form), 1.17x and 1.3x faster (1e5, 1 and 2
+    # threads); measured float32 1.43 ULP with g = 1 (every 7th float32; 2.01 before), 2.59 with
+    # random g (2.31: g t^2 rounds twice below |x| = 1), float64 1.36 and 1.98 (3.1e5 points
+    # against mpmath; 2.50 before)
+    cdef real a = _abs(x), z = a * a, p = tanh_square_poly(z), u = z * p, f = <real>1 + u, t, ts, k, r, w, s
+    cdef real ze = _fma(a, a, -z), fe = (u - (f - <real>1)) + _fma(z, p, -u)        # Fast2Sum: |u| < 1/2
     if real is float:
-        a = _abs(x)
-        z = a * a
-        ze = _fma(a, a, -z)
-        p = tanh_square_poly_f32(z)
-        u = z * p
-        f = <float>1 + u
-        fe = (u - (f - <float>1)) + _fma(z, p, -u)              # Fast2Sum: |u| < 1/2
         t = <float>-20 if a > <float>10 else <float>-2 * a
-        ts = _fma(t, <float>1.44269504088896341, _shift(t))    # SHIFT + k
-        k = ts - _shift(t)
+    else:
+        t = -40.0 if a > 20 else -2 * a
+    ts = _fma(t, <real>1.44269504088896341, _shift(t))                     # SHIFT + k
+    k = ts - _shift(t)
+    if real is float:
         r = (t - k * <float>0.693145751953125) - k * <float>1.4286068e-06
-        w = (<float>1 + _fma(r * r, _exp_poly(r), r)) * _pow2(ts)
-        s = (<float>4 * w) / _fma(w, w + <float>2, <float>1)
-        return keep_nan(x, g * _fma(z, f, _fma(z, fe, ze * f)) if a < <float>1 else _fma(-g, s, g))
-    return tanhshrink_backward_careful(g, x)
+    else:
+        r = _fma(-k, 1.9082149292705877e-10, _fma(-k, 0.6931471803691238, t))
+    w = (<real>1 + _fma(r * r, _exp_poly(r), r)) * _pow2(ts)
+    s = (<real>4 * w) / _fma(w, w + <real>2, <real>1)
+    return keep_nan(x, g * _fma(z, f, _fma(z, fe, ze * f)) if a < <real>1 else _fma(-g, s, g))
 
 cdef inline real tanhshrink_backward(real g, real x) noexcept nogil:
     return tanhshrink_backward_careful(g, x) if tanhshrink_backward_rare(g, x) else tanhshrink_backward_lean(g, x)
@@ -734,8 +753,8 @@ cdef inline real tanhshrink_backward(real g, real x) noexcept nogil:
 cdef inline real tanhshrink_backward_careful(real g, real x) noexcept nogil:
     # tanh's error counts twice in tanh^2, so not vtanh's E / (E + 2). float32 (the lean form's
     # rare elements) in double: t = |x| n / (n + zb) below 4 (lambert_tanh), 1 - 2 w (1 - w) above,
-    # w = e^(-2|x|) to float32 grade; then g t t. float64 (g t t measured 5.8 ULP at x = 0.575, g = 3.8e37) forms tanh^2 to
-    # about an ULP and multiplies by g once: above 0.55, t = 1 - 2/(e + 1) as two doubles (the
+    # w = e^(-2|x|) to float32 grade; then g t t. float64 (also the rare elements; g t t measured
+    # 5.8 ULP at x = 0.575, g = 3.8e37) forms tanh^2 to about an ULP and multiplies by g once: above 0.55, t = 1 - 2/(e + 1) as two doubles (the
     # roundings of e + 1, of the quotient and of 1 - q recovered) and t^2 from them by Dekker's
     # product; below, t t from _tanh_poly's series, or g t t where t^2 would underflow.
     cdef double a = fabs(<double>x), z = a * a, e, t, d, de, q, qd, ql, th, tl, tt, one, zb, n, w
