@@ -728,7 +728,7 @@ cdef inline real tanhshrink_backward_lean(real g, real x) noexcept nogil:
     # <= 0.42, w = e^(-2|x|), as g - g s in one FMA: s's error is damped by s / (1 - s) <= 0.72
     # (2|x| is clamped at 20 / 40: beyond, s rounds away). Against the forms before (float32:
     # the Lambert quotient; float64: the careful form), 1.17x and 1.3x faster (1e5, 1 and 2
-    # threads); measured float32 1.43 ULP with g = 1 (every 7th float32; 2.01 before), 2.59 with
+    # threads); measured float32 1.45 ULP with g = 1 (every float32; 2.01 before), 2.59 with
     # random g (2.31: g t^2 rounds twice below |x| = 1), float64 1.36 and 1.98 (3.1e5 points
     # against mpmath; 2.50 before)
     cdef real a = _abs(x), z = a * a, p = tanh_square_poly(z), u = z * p, f = <real>1 + u, t, ts, k, r, w, s
