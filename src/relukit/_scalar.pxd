@@ -1200,22 +1200,21 @@ cdef inline bint silu_backward_beta1_rare(real g, real x, real beta) noexcept no
     return sigmoid_slope_rare(x) | lean_g_rare(g)
 
 cdef inline real silu_backward_beta1_lean(real g, real x, real beta) noexcept nogil:
-    # The lean forms of the default beta, from the lean exponential e = e^-|x|.
-    # With d = 1 + e and its rounding de, (d + de + x e) / d^2 for x >= 0 (every term
-    # positive) and e (1 + x + e) / d^2 for x < 0, where 1 + x is exact from x = -1/2 down (above,
-    # its rounding goes into the sum), so next to the zero only e's error is amplified (at most
-    # 1.1x outside the root window, |h| < 0.25). The roundings of d and of d^2 go back in as one
-    # relative correction c (measured 3.25 ULP on 3e5 points; 3.93 with d's alone).
-    # float32 runs the same form in float32 lanes (it used to run in double: 1.30x faster, 1e5,
-    # 1 thread), with what float32 alone would lose put back: e as two floats (the rounding of
-    # 1 + (e^r - 1)), the roundings of 1 + x, x e and d + x e, e (1 + x) formed inside an FMA; the
-    # float32 root window (|h| < 0.5) rounds h P(h) once. Measured max error 2.59 ULP with g = 1
-    # (every 97th float32; 2.20 in double), 3.07 with random g (d and g d are two roundings).
+    # The lean forms of the default beta, from the lean exponential e = e^-|x|:
+    # (1 + e (1 + x)) / (1 + e)^2 for x >= 0 (every term positive) and e (1 + x + e) / (1 + e)^2 for
+    # x < 0, where 1 + x is exact from x = -1/2 down, so next to the zero only e's error is
+    # amplified (at most 1.1x outside the root window, |h| < 0.5 / 0.25).
+    # float32 puts back what float32 alone would lose (it used to run in double: 1.30x faster,
+    # 1e5, 1 thread): e as two floats (the rounding of 1 + (e^r - 1)), d = 1 + e and its rounding,
+    # the roundings of d^2, 1 + x, x e and d + x e, e (1 + x) formed inside an FMA; the root window
+    # rounds h P(h) once. Measured max error 2.59 ULP with g = 1 (every 97th float32; 2.20 in
+    # double), 3.07 with random g (d and g d are two roundings). The float64 form below reached
+    # 3.24 ULP with g = 1 in float32 lanes, at 1.85x the speed.
     cdef float a, ts, k, r, ef, elf, df, def_, ddf, inv, cf, of, sf, xe, pf, pe, qf, hf
-    cdef double e, d, de, dd, c, o, s1, p, q, h
+    cdef double e, o, q, h
     if real is float:
-        # the float64 form below in float32 lanes, 1 + x's rounding (x in (-1/2, 0)) recovered too;
-        # e = e^-|x| + el, el the rounding of 1 + (e^r - 1) (2^k is normal: |x| <= 69 here)
+        # e = e^-|x| + el, el the rounding of 1 + (e^r - 1) (2^k is normal: |x| <= 69 here); 1 + x's
+        # rounding (x in (-1/2, 0)) recovered too
         a = _abs(x)
         ts = _fma(a, <float>-1.44269504088896341, _shift(a))              # SHIFT + k
         k = ts - _shift(a)
@@ -1241,16 +1240,14 @@ cdef inline real silu_backward_beta1_lean(real g, real x, real beta) noexcept no
         pf = silu_root_poly_f32(hf - <float>1.2979282537628478e-08)
         qf = _fma(hf, pf, <float>-1.2979282537628478e-08 * pf) if _abs(hf) < <float>0.5 else qf
         return keep_nan(x, g * qf)
+    # float64: the numerator as one FMA, e (1 + x) + (1 or e^2) (above x = -1/2 the rounding of
+    # 1 + x is below a quarter ULP of the sum), (1 + e)^2 as 1 + e (e + 2): 1 + e is never
+    # rounded on its own. Measured 3.14 ULP with g = 1, 3.41 with random g (2 x 1.5e5 points
+    # against mpmath; with the float32 corrections in double before: 3.00 and 3.31, at 1.44x the
+    # time, 1e5, 1 thread). N - N t / (1 + t), t = e (e + 2), in place of the quotient: 3.99.
     e = _exp_neg_lean(_abs(x))
-    d = 1 + e
-    de = (1 - d) + e
-    dd = d * d
-    h = _inverse_1_2(d)
-    c = (2 * de) * h + product_error(d, d, dd) * (h * h)          # (1 + e)^2 = dd (1 + c)
-    o = 1 + x                           # exact below x = -1/2; above, its error goes in too
-    s1 = o + e
-    p = d + x * e
-    q = (e * (o + ((e - s1 * c) + (x - (o - 1)))) if x < 0 else p + (de - p * c)) / dd
+    o = 1 + x
+    q = _fma(e, o, 1.0 if x >= 0 else e * e) / _fma(e, e + 2.0, 1.0)
     h = ((x + 1.2784645427610737) + 1.0946994183093437e-16) + 3.907766676128665e-33
     q = h * (0.2178117057198001 + (-4.031887481496357e-18 + h * silu_root_poly(h))) if fabs(h) < 0.25 else q
     return keep_nan(x, g * q)
