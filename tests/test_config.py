@@ -12,7 +12,7 @@ import relukit
 from _support import BIG, threaded_at
 
 KEYS = ("version", "numpy", "compiler", "simd_level", "simd_available", "simd_built", "openmp",
-        "threads", "thread_limit", "thread_thresholds", "cpu_count")
+        "threads", "thread_limit", "thread_thresholds", "cpu", "cpu_count")
 
 
 def test_config_keys_and_values():
@@ -28,6 +28,7 @@ def test_config_keys_and_values():
     assert cfg["threads"] == relukit.get_num_threads()
     assert cfg["thread_limit"] is None
     assert isinstance(cfg["openmp"], str) and cfg["openmp"]
+    assert isinstance(cfg["cpu"], str) and cfg["cpu"]
     thresholds = cfg["thread_thresholds"]
     assert set(thresholds) >= {"memory"}
     assert all(isinstance(v, int) and v >= 1 for v in thresholds.values())

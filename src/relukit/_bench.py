@@ -152,7 +152,7 @@ def _set_threads(modules, threads):
 def _describe(modules):
     cfg = relukit.config()
     text = (f"relukit {cfg['version']}  simd={cfg['simd_level']}  threads={cfg['threads']}  "
-            f"numpy {np.__version__}")
+            f"cpu={cfg['cpu']}  numpy {np.__version__}")
     if "torch" in modules:
         text += f"  torch {modules['torch'].__version__} (threads={modules['torch'].get_num_threads()})"
     if "numexpr" in modules:

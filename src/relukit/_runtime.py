@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import platform
 
 import numpy as np
 
@@ -115,15 +116,15 @@ def config():
         ``RELUKIT_CPU_LEVEL`` or the CPU), ``simd_available`` and ``simd_built``; ``openmp``;
         ``threads`` (``get_num_threads()``), ``thread_limit`` (None when not set),
         ``thread_thresholds`` (bytes of array operands, inputs and output together, from which a
-        call is threaded, per kind of op) and
-        ``cpu_count``.
+        call is threaded, per kind of op), ``cpu`` (the processor's model name, where the system
+        gives one: timings are only comparable on the same one) and ``cpu_count``.
 
     Examples
     --------
     >>> import relukit
     >>> facts = relukit.config()
     >>> sorted(facts)  # doctest: +NORMALIZE_WHITESPACE
-    ['compiler', 'cpu_count', 'numpy', 'openmp', 'simd_available', 'simd_built', 'simd_level',
+    ['compiler', 'cpu', 'cpu_count', 'numpy', 'openmp', 'simd_available', 'simd_built', 'simd_level',
      'thread_limit', 'thread_thresholds', 'threads', 'version']
     >>> facts["simd_level"] in facts["simd_available"]
     True
@@ -140,8 +141,20 @@ def config():
         "threads": get_num_threads(),
         "thread_limit": None if limit >= 1 << 30 else limit,
         "thread_thresholds": _kernels.get_thresholds(),
+        "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
     }
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
 
 
 def show_config():
@@ -158,6 +171,7 @@ def show_config():
     compiler           ...
     simd_level         ...
     thread_thresholds  memory ops from ... bytes, compute ops from ... bytes
+    cpu                ...
     cpu_count          ...
     """
     facts = config()
