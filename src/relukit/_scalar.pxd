@@ -1204,42 +1204,46 @@ cdef inline real silu_backward_beta1_lean(real g, real x, real beta) noexcept no
     # (1 + e (1 + x)) / (1 + e)^2 for x >= 0 (every term positive) and e (1 + x + e) / (1 + e)^2 for
     # x < 0, where 1 + x is exact from x = -1/2 down, so next to the zero only e's error is
     # amplified (at most 1.1x outside the root window, |h| < 0.5 / 0.25).
-    # float32 puts back what float32 alone would lose (it used to run in double: 1.30x faster,
-    # 1e5, 1 thread): e as two floats (the rounding of 1 + (e^r - 1)), d = 1 + e and its rounding,
-    # the roundings of d^2, 1 + x, x e and d + x e, e (1 + x) formed inside an FMA; the root window
-    # rounds h P(h) once. Measured max error 2.59 ULP with g = 1 (every 97th float32; 2.20 in
-    # double), 3.07 with random g (d and g d are two roundings). The float64 form below reached
-    # 3.24 ULP with g = 1 in float32 lanes, at 1.85x the speed.
-    cdef float a, ts, k, r, ef, elf, df, def_, ddf, inv, cf, of, sf, xe, pf, pe, qf, hf
+    # float32 carries the numerator n and (1 + e)^2 = d as two floats each (every rounding but
+    # e's own and 1 + x's recovered: TwoSum, FMA errors), forms q = n / d through the reciprocal and its first-
+    # order correction c = (n - q d + nl - q dl) / d, and rounds once in g q + g c; the root window
+    # (|h| < 0.5) puts h P(h)'s rounding into c too. Measured max error 2.07 ULP with g = 1, 2.21
+    # with random g (every 97th float32), 1.11x faster (1e5, 1 thread) than the form before it
+    # (d = 1 + e rounded and its roundings put back as a relative correction: 2.59 / 2.87, 86
+    # against 79 instructions). The float64 form below, in float32 lanes, is 1.85x faster but
+    # 3.24 ULP with g = 1: six roundings line up at x = -0.55.
+    cdef float a, ts, k, r, ef, of, nf, nl, sf, sl, bb, e2, df, dl, qf, cf, hf, pf
     cdef double e, o, q, h
     if real is float:
-        # e = e^-|x| + el, el the rounding of 1 + (e^r - 1) (2^k is normal: |x| <= 69 here); 1 + x's
-        # rounding (x in (-1/2, 0)) recovered too
         a = _abs(x)
         ts = _fma(a, <float>-1.44269504088896341, _shift(a))              # SHIFT + k
         k = ts - _shift(a)
-        r = (-a - k * <float>0.693145751953125) - k * <float>1.4286068e-06
-        r = _fma(r * r, _exp_poly(r), r)                                  # e^r - 1
-        ef = <float>1 + r
-        elf = ((<float>1 - ef) + r) * _pow2(ts)
-        ef = ef * _pow2(ts)
-        df = <float>1 + ef
-        def_ = ((<float>1 - df) + ef) + elf
-        ddf = df * df
-        inv = _inverse_1_2(df)
-        cf = (<float>2 * def_) * inv + _fma(df, df, -ddf) * (inv * inv)   # (1 + e)^2 = ddf (1 + cf)
+        r = _fma(-k, <float>1.4286068e-06, _fma(-k, <float>0.693145751953125, -a))
+        ef = (<float>1 + _fma(r * r, _exp_poly(r), r)) * _pow2(ts)
         of = <float>1 + x
+        # numerator n + nl: x >= 0, 1 + e o (1 - n is exact: n in [1, 2]); x < 0, e (o + e), the
+        # sum by TwoSum and the product by FMA
         sf = of + ef
-        xe = x * ef
-        pf = df + xe                    # its rounding and x e's go into the small terms (Fast2Sum)
-        pe = ((xe - (pf - df)) + _fma(x, ef, -xe)) + x * elf
-        qf = (_fma(ef, of, _fma(ef, (ef - sf * cf) + (((<float>1 - of) + x) + elf), elf * sf)) if x < 0
-              else pf + ((def_ + pe) - pf * cf)) / ddf
-        # next to the zero: h P(h), h = x - t0 with x + t0_hi exact and t0_lo in the one rounding
+        bb = sf - of
+        sl = (of - (sf - bb)) + (ef - bb)
+        nf = _fma(ef, of, <float>1) if x >= 0 else ef * sf
+        nl = _fma(ef, of, <float>1 - nf) if x >= 0 else _fma(ef, sf, -nf) + ef * sl
+        # (1 + e)^2 = d + dl: 1 + e (e + 2), the roundings of e + 2 (Fast2Sum) and of the FMA
+        # (1 - d is exact: d in [1, 4])
+        e2 = ef + <float>2
+        df = _fma(ef, e2, <float>1)
+        dl = _fma(ef, ef - (e2 - <float>2), _fma(ef, e2, <float>1 - df))
+        pf = <float>1 / df
+        qf = nf * pf
+        cf = ((_fma(-qf, df, nf) + nl) - qf * dl) * pf                   # n/d - qf, to first order
+        # next to the zero: (h - t0_lo) P(h), h = x + t0_hi exact, the product's rounding and t0_lo
+        # in the correction
         hf = x + <float>1.2784645557403564
         pf = silu_root_poly_f32(hf - <float>1.2979282537628478e-08)
-        qf = _fma(hf, pf, <float>-1.2979282537628478e-08 * pf) if _abs(hf) < <float>0.5 else qf
-        return keep_nan(x, g * qf)
+        r = hf * pf
+        qf = r if _abs(hf) < <float>0.5 else qf
+        cf = _fma(<float>-1.2979282537628478e-08, pf, _fma(hf, pf, -r)) if _abs(hf) < <float>0.5 else cf
+        return keep_nan(x, _fma(g, qf, g * cf))
     # float64: the numerator as one FMA, e (1 + x) + (1 or e^2) (above x = -1/2 the rounding of
     # 1 + x is below a quarter ULP of the sum), (1 + e)^2 as 1 + e (e + 2): 1 + e is never
     # rounded on its own. Measured 3.14 ULP with g = 1, 3.41 with random g (2 x 1.5e5 points
