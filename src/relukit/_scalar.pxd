@@ -287,7 +287,7 @@ cdef inline real squareplus_backward_lean(real g, real x, real b) noexcept nogil
     # float32 in float32 lanes: x >= 0: g (1/2 + (x/s)/2); x < 0: g b / (2 (x^2 + b + s |x|)), the
     # float64 form below, x^2 + b and s |x| + that in one FMA each (within 2.5 ULP before g).
     # float64: the careful form's values (the same bits) with one division for both signs, not
-    # four (2x faster: the divider is the bottleneck)
+    # four (1.7x faster, 1e5, 1 thread: the divider is the bottleneck)
     cdef float sm, sf
     cdef double x2, m, s, q
     if real is float:
@@ -729,8 +729,9 @@ cdef inline real tanhshrink_backward_lean(real g, real x) noexcept nogil:
     # threads); measured float32 1.45 ULP with g = 1 (every float32; 2.01 before), 2.59 with
     # random g (2.31: g t^2 rounds twice below |x| = 1), float64 1.36 and 1.98 (3.1e5 points
     # against mpmath; 2.50 before)
-    cdef real a = _abs(x), z = a * a, p = tanh_square_poly(z), u = z * p, f = <real>1 + u, t, ts, k, r, w, s
-    cdef real ze = _fma(a, a, -z), fe = (u - (f - <real>1)) + _fma(z, p, -u)        # Fast2Sum: |u| < 1/2
+    cdef real a = _abs(x), z = a * a, p = tanh_square_poly(z), u = z * p, f = <real>1 + u
+    cdef real ze = _fma(a, a, -z), fe = (u - (f - <real>1)) + _fma(z, p, -u)   # Fast2Sum: |u| < 1/2
+    cdef real t, ts, k, r, w, s
     if real is float:
         t = <float>-20 if a > <float>10 else <float>-2 * a
     else:
@@ -752,9 +753,10 @@ cdef inline real tanhshrink_backward_careful(real g, real x) noexcept nogil:
     # tanh's error counts twice in tanh^2, so not vtanh's E / (E + 2). float32 (the lean form's
     # rare elements) in double: t = |x| n / (n + zb) below 4 (lambert_tanh), 1 - 2 w (1 - w) above,
     # w = e^(-2|x|) to float32 grade; then g t t. float64 (also the rare elements; g t t measured
-    # 5.8 ULP at x = 0.575, g = 3.8e37) forms tanh^2 to about an ULP and multiplies by g once: above 0.55, t = 1 - 2/(e + 1) as two doubles (the
-    # roundings of e + 1, of the quotient and of 1 - q recovered) and t^2 from them by Dekker's
-    # product; below, t t from _tanh_poly's series, or g t t where t^2 would underflow.
+    # 5.8 ULP at x = 0.575, g = 3.8e37) forms tanh^2 to about an ULP and multiplies by g once:
+    # above 0.55, t = 1 - 2/(e + 1) as two doubles (the roundings of e + 1, of the quotient and of
+    # 1 - q recovered) and t^2 from them by Dekker's product; below, t t from _tanh_poly's series,
+    # or g t t where t^2 would underflow.
     cdef double a = fabs(<double>x), z = a * a, e, t, d, de, q, qd, ql, th, tl, tt, one, zb, n, w
     if real is float:
         t = lambert_tanh(z, &zb, &n)
@@ -1205,13 +1207,13 @@ cdef inline real silu_backward_beta1_lean(real g, real x, real beta) noexcept no
     # x < 0, where 1 + x is exact from x = -1/2 down, so next to the zero only e's error is
     # amplified (at most 1.1x outside the root window, |h| < 0.5 / 0.25).
     # float32 carries the numerator n and (1 + e)^2 = d as two floats each (every rounding but
-    # e's own and 1 + x's recovered: TwoSum, FMA errors), forms q = n / d through the reciprocal and its first-
-    # order correction c = (n - q d + nl - q dl) / d, and rounds once in g q + g c; the root window
-    # (|h| < 0.5) puts h P(h)'s rounding into c too. Measured max error 2.07 ULP with g = 1, 2.21
-    # with random g (every 97th float32), 1.11x faster (1e5, 1 thread) than the form before it
-    # (d = 1 + e rounded and its roundings put back as a relative correction: 2.59 / 2.87, 86
-    # against 79 instructions). The float64 form below, in float32 lanes, is 1.85x faster but
-    # 3.24 ULP with g = 1: six roundings line up at x = -0.55.
+    # e's own and 1 + x's recovered: TwoSum, FMA errors), forms q = n / d through the reciprocal
+    # and its first-order correction c = (n - q d + nl - q dl) / d, and rounds once in g q + g c;
+    # the root window (|h| < 0.5) puts h P(h)'s rounding into c too. Measured max error 2.07 ULP
+    # with g = 1, 2.21 with random g (every 97th float32), 1.11x faster (1e5, 1 thread) than the
+    # form before it (d = 1 + e rounded and its roundings put back as a relative correction: 2.59
+    # / 2.87, 86 against 79 instructions). The float64 form below, in float32 lanes, is 1.85x
+    # faster but 3.24 ULP with g = 1: six roundings line up at x = -0.55.
     cdef float a, ts, k, r, ef, of, nf, nl, sf, sl, bb, e2, df, dl, qf, cf, hf, pf
     cdef double e, o, q, h
     if real is float:
@@ -1242,7 +1244,8 @@ cdef inline real silu_backward_beta1_lean(real g, real x, real beta) noexcept no
         pf = silu_root_poly_f32(hf - <float>1.2979282537628478e-08)
         r = hf * pf
         qf = r if _abs(hf) < <float>0.5 else qf
-        cf = _fma(<float>-1.2979282537628478e-08, pf, _fma(hf, pf, -r)) if _abs(hf) < <float>0.5 else cf
+        pf = _fma(<float>-1.2979282537628478e-08, pf, _fma(hf, pf, -r))
+        cf = pf if _abs(hf) < <float>0.5 else cf
         return keep_nan(x, _fma(g, qf, g * cf))
     # float64: the numerator as one FMA, e (1 + x) + (1 or e^2) (above x = -1/2 the rounding of
     # 1 + x is below a quarter ULP of the sum), (1 + e)^2 as 1 + e (e + 2): 1 + e is never
