@@ -413,11 +413,12 @@ cdef inline real vtanh(real x) noexcept nogil:
 # hardware's assist for the product that forms it). The reduction's two steps and r + r^2 Q(r) are
 # FMAs (4 of float32 sigmoid's 28 vector instructions fewer: 1.2x on sigmoid, silu and the
 # sigmoid-slope gradients). Measured max error: float32 2.33 (every 61st float32), float64 2.03
-# ULP (3e5 random and hard points).
+# ULP (3e5 random and hard points). SHIFT + k is one FMA too (session 11: the careful loops lost
+# 4-5 instructions with it, float32 softplus and logsigmoid 1.07-1.08x; the same maxima).
 cdef inline real _exp_neg_mant(real c, real alo, real* ts) noexcept nogil:
     # e^-(c + alo) = (return value) 2^k, *ts = SHIFT + k, k = round(-c / ln2): _exp_neg's arithmetic
     # (alo is subtracted last: x - 0.0 folds away, x + 0.0 does not, because of -0.0.)
-    ts[0] = _shift(c) - c * <real>1.44269504088896341
+    ts[0] = _fma(-c, <real>1.44269504088896341, _shift(c))
     cdef real kf = ts[0] - _shift(c)
     cdef real r
     if real is float:
