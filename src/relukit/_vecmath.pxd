@@ -159,7 +159,7 @@ cdef inline real _pow2(real t) noexcept nogil:
 cdef inline real _ldexp(real p, real kf) noexcept nogil:
     # p * 2^k for integral kf in [-1080, 1030]: as two factors 2^h * 2^(k-h), both normal, so results
     # that overflow become inf and results in the subnormal range are rounded once, in the last product
-    cdef real h = kf * <real>0.5 + _shift(kf)
+    cdef real h = _fma(kf, <real>0.5, _shift(kf))                # kf / 2 is exact: the same h
     return p * _pow2(h) * _pow2((kf - (h - _shift(kf))) + _shift(kf))
 
 cdef inline real _clamp_exp(real x) noexcept nogil:
