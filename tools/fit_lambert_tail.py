@@ -1,4 +1,4 @@
-"""The polynomials behind float32 tanhshrink (``lambert_tail_f32`` and ``tanh_square_poly_f32`` in
+"""The polynomials behind tanhshrink (``lambert_tail_f32`` and ``tanh_square_poly`` in
 src/relukit/_scalar.pxd).
 
 Lambert's continued fraction gives a - tanh a = a z / (3 + z + q1), z = a^2, with the tail
@@ -14,9 +14,12 @@ the higher ones (rounding them all at once loses two bits more).
     python tools/fit_lambert_tail.py --tanh-square --zmax 1 --degree 8
 
 ``--tanh-square`` fits P(z) with tanh(a)^2 = z (1 + z P(z)) instead (the backward below |a| = 1;
-its nearest singularity is tanh's pole, z = -pi^2/4).
+its nearest singularity is tanh's pole, z = -pi^2/4). ``--float64`` runs the same fit in mpmath
+(400 nodes) with the coefficients rounded to double, for float64's P:
 
-Requires mpmath and NumPy; takes a few seconds.
+    python tools/fit_lambert_tail.py --tanh-square --zmax 1 --degree 16 --float64
+
+Requires mpmath and NumPy; takes a few seconds (--float64: a few minutes).
 """
 
 import argparse
@@ -62,17 +65,51 @@ def fit(degree, zmax, nodes, q):
     return fixed, error
 
 
+def fit_float64(degree, zmax, nodes, values, iterations=40):
+    """fit() in mpmath: coefficients rounded to double one at a time, low degree first."""
+    cols = [[(z / zmax) ** k / v for z, v in zip(nodes, values)] for k in range(degree + 1)]
+    fixed = []
+    for k in range(degree + 1):
+        rhs = [1 - sum(fixed[j] * zmax ** j * cols[j][i] for j in range(k)) for i in range(len(nodes))]
+        weights = [mp.mpf(1)] * len(nodes)
+        for _ in range(iterations if k < degree else 1):
+            root = [mp.sqrt(w) for w in weights]
+            matrix = mp.matrix([[c[i] * root[i] for c in cols[k:]] for i in range(len(nodes))])
+            coef = mp.qr_solve(matrix, mp.matrix([r * w for r, w in zip(rhs, root)]))[0]
+            error = [abs(sum(coef[j] * cols[k + j][i] for j in range(len(coef))) - rhs[i])
+                     for i in range(len(nodes))]
+            total = sum(w * e for w, e in zip(weights, error))
+            weights = [w * e / total for w, e in zip(weights, error)]
+        fixed.append(float(coef[0] / zmax ** k))
+    error = max(abs(sum(mp.mpf(c) * z ** j for j, c in enumerate(fixed)) / v - 1)
+                for z, v in zip(nodes, values))
+    return fixed, float(error)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--degree", type=int)
     parser.add_argument("--zmax", type=float, default=16.0)
     parser.add_argument("--nodes", type=int, default=2000)
     parser.add_argument("--tanh-square", action="store_true")
+    parser.add_argument("--float64", action="store_true")
     args = parser.parse_args()
     mp.mp.dps = 50
+    exact = p_exact if args.tanh_square else q_exact
+    if args.float64:
+        mp.mp.dps = 60
+        zmax, n = mp.mpf(args.zmax), 400
+        nodes = [zmax * (1 - mp.cos(mp.pi * (k + mp.mpf(1) / 2) / n)) / 2 for k in range(n)]
+        coef, error = fit_float64(args.degree, zmax, nodes, [exact(z) for z in nodes])
+        print(f"degree {args.degree}: relative error 2^{np.log2(error):.1f}")
+        c = [repr(v) for v in coef]
+        print(f"    q = _fma({c[-1]}, z, {c[-2]})")
+        for v in reversed(c[1:-2]):
+            print(f"    q = _fma(q, z, {v})")
+        print(f"    return _fma(q, z, {c[0]})")
+        return
     n = args.nodes
     nodes = args.zmax * (1 - np.cos(np.pi * (np.arange(n) + 0.5) / n)) / 2
-    exact = p_exact if args.tanh_square else q_exact
     q = np.array([float(exact(z)) for z in nodes])
     for degree in [args.degree] if args.degree else range(5, 10):
         coef, error = fit(degree, args.zmax, nodes, q)

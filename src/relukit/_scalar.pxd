@@ -684,8 +684,8 @@ cdef inline real tanhshrink_forward(real x) noexcept nogil:
 cdef inline real tanh_square_poly(real z) noexcept nogil:
     """P(z) with tanh(a)^2 = z (1 + z P(z)), z = a^2 <= 1 (tanh's pole, z = -pi^2/4, is the nearest
     singularity): float32 degree 8, 2^-25 relative, float64 degree 16, 2^-54
-    (tools/fit_lambert_tail.py --tanh-square). P's error reaches tanh^2 through z P / (1 + z P),
-    at most 0.72."""
+    (tools/fit_lambert_tail.py --tanh-square, with --float64 for double's). P's error reaches
+    tanh^2 through z P / (1 + z P), at most 0.72."""
     cdef real q
     if real is float:
         q = _fma(<float>-0.00086406025, z, <float>0.0044563753)
