@@ -17,8 +17,8 @@ from _vecmath cimport (real, vexp, vexp_f32, vexp_f32f, vexpm1, vlog1p, vtanh, v
 from libc.stdint cimport uint64_t
 from _vecmath cimport (_abs, _copysign, _fma, _exp_neg, _exp_neg_lean, _sigmoid_neg,
                        _sigmoid_neg_lean, _k, _exp_mant, _exp_poly, _expm1_mant,
-                       _ldexp, _pow2, _shift, _log1p_core, _tanh_poly, rk_vm_bits_f64, rk_vm_f64_bits,
-                       rk_vm_product_error)
+                       _ldexp, _pow2, _shift, _shift_k, _log1p_core, _tanh_poly, rk_vm_bits_f64,
+                       rk_vm_f64_bits, rk_vm_product_error)
 
 
 cdef inline real keep_nan(real x, real value) noexcept nogil:
@@ -654,7 +654,7 @@ cdef inline float exp_neg2_rough_f32(float a) noexcept nogil:
     """e^-2a for a >= 0 (or NaN) to 2^-18 relative, 2a clamped at 20 (e^-20 where the callers'
     terms vanish beside theirs): 2^k e^r, e^r by its Taylor series to r^5"""
     cdef float t = <float>20 if a > <float>10 else a + a
-    cdef float ts = _fma(-t, <float>1.44269504088896341, _shift(t))
+    cdef float ts = _shift_k(-t)
     cdef float kf = ts - _shift(t)
     cdef float r = _fma(kf, <float>-0.6931471805599453, -t)
     cdef float e = _fma(_fma(_fma(_fma(<float>(1.0 / 120), r, <float>(1.0 / 24)), r, <float>(1.0 / 6)), r,
@@ -734,7 +734,7 @@ cdef inline real tanhshrink_backward_lean(real g, real x) noexcept nogil:
     cdef real a = _abs(x), z = a * a, p = tanh_square_poly(z), u = z * p, f = <real>1 + u
     cdef real ze = _fma(a, a, -z), fe = (u - (f - <real>1)) + _fma(z, p, -u)   # Fast2Sum: |u| < 1/2
     cdef real t = <real>-2 * a, ts, k, r, w, s
-    ts = _fma(t, <real>1.44269504088896341, _shift(t))                     # SHIFT + k
+    ts = _shift_k(t)
     k = ts - _shift(t)
     if real is float:
         r = (t - k * <float>0.693145751953125) - k * <float>1.4286068e-06
@@ -1216,14 +1216,11 @@ cdef inline real silu_backward_beta1_lean(real g, real x, real beta) noexcept no
     # form before it (d = 1 + e rounded and its roundings put back as a relative correction: 2.59
     # / 2.87, 86 against 79 instructions). The float64 form below, in float32 lanes, is 1.85x
     # faster but 3.24 ULP with g = 1: six roundings line up at x = -0.55.
-    cdef float a, ts, k, r, ef, of, nf, nl, sf, sl, bb, e2, df, dl, qf, cf, hf, pf
+    cdef float ef, of, nf, nl, sf, sl, bb, e2, df, dl, rd, qf, cf, hf, pf, r
+    cdef bint window
     cdef double e, o, q, h
     if real is float:
-        a = _abs(x)
-        ts = _fma(a, <float>-1.44269504088896341, _shift(a))              # SHIFT + k
-        k = ts - _shift(a)
-        r = _fma(-k, <float>1.4286068e-06, _fma(-k, <float>0.693145751953125, -a))
-        ef = (<float>1 + _fma(r * r, _exp_poly(r), r)) * _pow2(ts)
+        ef = _exp_neg_lean(_abs(x))
         of = <float>1 + x
         # numerator n + nl: x >= 0, 1 + e o (1 - n is exact: n in [1, 2]); x < 0, e (o + e), the
         # sum by TwoSum and the product by FMA
@@ -1237,17 +1234,17 @@ cdef inline real silu_backward_beta1_lean(real g, real x, real beta) noexcept no
         e2 = ef + <float>2
         df = _fma(ef, e2, <float>1)
         dl = _fma(ef, ef - (e2 - <float>2), _fma(ef, e2, <float>1 - df))
-        pf = <float>1 / df
-        qf = nf * pf
-        cf = ((_fma(-qf, df, nf) + nl) - qf * dl) * pf                   # n/d - qf, to first order
+        rd = <float>1 / df
+        qf = nf * rd
+        cf = ((_fma(-qf, df, nf) + nl) - qf * dl) * rd                   # n/d - qf, to first order
         # next to the zero: (h - t0_lo) P(h), h = x + t0_hi exact, the product's rounding and t0_lo
         # in the correction
         hf = x + <float>1.2784645557403564
         pf = silu_root_poly_f32(hf - <float>1.2979282537628478e-08)
         r = hf * pf
-        qf = r if _abs(hf) < <float>0.5 else qf
-        pf = _fma(<float>-1.2979282537628478e-08, pf, _fma(hf, pf, -r))
-        cf = pf if _abs(hf) < <float>0.5 else cf
+        window = _abs(hf) < <float>0.5
+        qf = r if window else qf
+        cf = _fma(<float>-1.2979282537628478e-08, pf, _fma(hf, pf, -r)) if window else cf
         return keep_nan(x, _fma(g, qf, g * cf))
     # float64: the numerator as one FMA, e (1 + x) + (1 or e^2) (above x = -1/2 the rounding of
     # 1 + x is below a quarter ULP of the sum), (1 + e)^2 as 1 + e (e + 2): 1 + e is never

@@ -172,10 +172,15 @@ cdef inline real _clamp_exp(real x) noexcept nogil:
         x = 710.0 if x > 710.0 else x
         return -746.0 if x < -746.0 else x
 
+cdef inline real _shift_k(real x) noexcept nogil:
+    # SHIFT + k, k = round(x / ln2): the product and SHIFT in one FMA (session 11: 2-5 instructions
+    # fewer per exponential loop than a product and a sum; the same error maxima). k is this minus
+    # SHIFT, 2^k is _pow2 of it.
+    return _fma(x, <real>1.44269504088896341, _shift(x))
+
 cdef inline real _k(real x) noexcept nogil:
-    # round(x / ln2), as a float; the product and SHIFT in one FMA (session 11: 4 instructions
-    # fewer in elu's, selu's, celu's and mish's loops, 1.03-1.11x at 1e5; the same error maxima)
-    return _fma(x, <real>1.44269504088896341, _shift(x)) - _shift(x)
+    # round(x / ln2), as a float
+    return _shift_k(x) - _shift(x)
 
 cdef inline arith _exp_poly_f32(arith r) noexcept nogil:
     # float32's Q(r) (below), also evaluated in double by vexp_f32
@@ -260,7 +265,7 @@ cdef inline double vexp_f32(double x) noexcept nogil:
 cdef inline double vexp_f32f(float x, float xlo) noexcept nogil:
     cdef float xc = <float>350.0 if x > <float>350.0 else x
     xc = <float>-350.0 if xc < <float>-350.0 else xc
-    cdef float ts = _fma(xc, <float>1.44269504088896341, _shift(xc))
+    cdef float ts = _shift_k(xc)
     cdef float kf = ts - _shift(xc)
     cdef float r = _fma(-kf, <float>0.693145751953125, xc) - _fma(kf, <float>1.4286068e-06, -xlo)
     cdef float em = <float>1 + _fma(r * r, _exp_poly_f32(r), r)
@@ -386,7 +391,7 @@ cdef inline real vtanh(real x) noexcept nogil:
     # and e^r - 1 = r + r^2 Q(r) is summed plainly. (A clamp of 2a instead made every step a
     # constant on one path, which gcc carried as a second set of blends: 2 more instructions.)
     cdef real t = _abs(x) + _abs(x)
-    cdef real ts = _fma(t, <real>1.44269504088896341, _shift(t))        # SHIFT + round(t / ln2)
+    cdef real ts = _shift_k(t)
     cdef real kf = ts - _shift(t), r, p2, em
     cdef bint one
     if real is float:
@@ -411,12 +416,12 @@ cdef inline real vtanh(real x) noexcept nogil:
 # hardware's assist for the product that forms it). The reduction's two steps and r + r^2 Q(r) are
 # FMAs (4 of float32 sigmoid's 28 vector instructions fewer: 1.2x on sigmoid, silu and the
 # sigmoid-slope gradients). Measured max error: float32 2.33 (every 61st float32), float64 2.03
-# ULP (3e5 random and hard points). SHIFT + k is one FMA too (session 11: the careful loops lost
-# 4-5 instructions with it, float32 softplus and logsigmoid 1.07-1.08x; the same maxima).
+# ULP (3e5 random and hard points). SHIFT + k is one FMA too (_shift_k; session 11: float32
+# softplus and logsigmoid 1.07-1.08x).
 cdef inline real _exp_neg_mant(real c, real alo, real* ts) noexcept nogil:
     # e^-(c + alo) = (return value) 2^k, *ts = SHIFT + k, k = round(-c / ln2): _exp_neg's arithmetic
     # (alo is subtracted last: x - 0.0 folds away, x + 0.0 does not, because of -0.0.)
-    ts[0] = _fma(-c, <real>1.44269504088896341, _shift(c))
+    ts[0] = _shift_k(-c)
     cdef real kf = ts[0] - _shift(c)
     cdef real r
     if real is float:
