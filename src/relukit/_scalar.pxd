@@ -17,7 +17,7 @@ from _vecmath cimport (real, vexp, vexp_f32, vexp_f32f, vexpm1, vlog1p, vtanh, v
 from libc.stdint cimport uint64_t
 from _vecmath cimport (_abs, _copysign, _fma, _exp_neg, _exp_neg_lean, _sigmoid_neg,
                        _sigmoid_neg_lean, _k, _exp_mant, _exp_poly, _expm1_mant,
-                       _ldexp, _pow2, _shift, _shift_k, _log1p_core, _tanh_poly, rk_vm_bits_f64,
+                       _ldexp, _pow2, _shift, _shift_k, _recip_rough, _log1p_core, _tanh_poly, rk_vm_bits_f64,
                        rk_vm_f64_bits, rk_vm_product_error)
 
 
@@ -1208,35 +1208,30 @@ cdef inline real silu_backward_beta1_lean(real g, real x, real beta) noexcept no
     # (1 + e (1 + x)) / (1 + e)^2 for x >= 0 (every term positive) and e (1 + x + e) / (1 + e)^2 for
     # x < 0, where 1 + x is exact from x = -1/2 down, so next to the zero only e's error is
     # amplified (at most 1.1x outside the root window, |h| < 0.5 / 0.25).
-    # float32 carries the numerator n and (1 + e)^2 = d as two floats each (every rounding but
-    # e's own and 1 + x's recovered: TwoSum, FMA errors), forms q = n / d through the reciprocal
-    # and its first-order correction c = (n - q d + nl - q dl) / d, and rounds once in g q + g c;
-    # the root window (|h| < 0.5) puts h P(h)'s rounding into c too. Measured max error 2.07 ULP
-    # with g = 1, 2.21 with random g (every 97th float32), 1.11x faster (1e5, 1 thread) than the
-    # form before it (d = 1 + e rounded and its roundings put back as a relative correction: 2.59
-    # / 2.87, 86 against 79 instructions). The float64 form below, in float32 lanes, is 1.85x
-    # faster but 3.24 ULP with g = 1: six roundings line up at x = -0.55.
-    cdef float ef, of, nf, nl, sf, sl, bb, e2, df, dl, rd, qf, cf, hf, pf, r
+    # Both dtypes form the numerator n as one FMA, e (1 + x) + (1 or e^2) (above x = -1/2 the
+    # rounding of 1 + x is below a quarter ULP of the sum), and (1 + e)^2 = d as 1 + e (e + 2), so
+    # that 1 + e is never rounded on its own, and divide once. float32 also puts back, as one
+    # correction c rounded into g q + g c: d's two roundings (e + 2, the FMA), n's for x < 0, and
+    # in the root window (|h| < 0.5) h P(h)'s; c divides by d through _recip_rough (a few bits
+    # of a term of an ULP or two are plenty). Measured max error 2.38 ULP with g = 1, 2.74 with
+    # random g (every 13th float32), 1.21x faster (1e5, 1 thread) than carrying n and d as two
+    # floats each with the quotient's remainder (2.07 / 2.21 on every 97th float32, where this
+    # form gives 2.15 / 2.66; 79 against 65 instructions). Without any correction, 1.6x faster
+    # but 3.24 / 3.50 (six roundings line up at x = -0.55; an adversarial g could pass 3.8); with
+    # d's only, 1.32x and 2.98 / 3.18.
+    cdef float ef, of, nf, nl, e2, df, dl, qf, cf, hf, pf, r
     cdef bint window
     cdef double e, o, q, h
     if real is float:
         ef = _exp_neg_lean(_abs(x))
         of = <float>1 + x
-        # numerator n + nl: x >= 0, 1 + e o (1 - n is exact: n in [1, 2]); x < 0, e (o + e), the
-        # sum by TwoSum and the product by FMA
-        sf = of + ef
-        bb = sf - of
-        sl = (of - (sf - bb)) + (ef - bb)
-        nf = _fma(ef, of, <float>1) if x >= 0 else ef * sf
-        nl = _fma(ef, of, <float>1 - nf) if x >= 0 else _fma(ef, sf, -nf) + ef * sl
-        # (1 + e)^2 = d + dl: 1 + e (e + 2), the roundings of e + 2 (Fast2Sum) and of the FMA
-        # (1 - d is exact: d in [1, 4])
+        nf = _fma(ef, of, <float>1 if x >= 0 else ef * ef)
         e2 = ef + <float>2
         df = _fma(ef, e2, <float>1)
-        dl = _fma(ef, ef - (e2 - <float>2), _fma(ef, e2, <float>1 - df))
-        rd = <float>1 / df
-        qf = nf * rd
-        cf = ((_fma(-qf, df, nf) + nl) - qf * dl) * rd                   # n/d - qf, to first order
+        dl = _fma(ef, ef - (e2 - <float>2), _fma(ef, e2, <float>1 - df))    # (1 + e)^2 - df
+        nl = _fma(ef, of, -nf) + ef * ef if x < 0 else <float>0            # n - nf, x < 0
+        qf = nf / df
+        cf = _fma(-qf, dl, nl) * _recip_rough(df)
         # next to the zero: (h - t0_lo) P(h), h = x + t0_hi exact, the product's rounding and t0_lo
         # in the correction
         hf = x + <float>1.2784645557403564
@@ -1246,11 +1241,9 @@ cdef inline real silu_backward_beta1_lean(real g, real x, real beta) noexcept no
         qf = r if window else qf
         cf = _fma(<float>-1.2979282537628478e-08, pf, _fma(hf, pf, -r)) if window else cf
         return keep_nan(x, _fma(g, qf, g * cf))
-    # float64: the numerator as one FMA, e (1 + x) + (1 or e^2) (above x = -1/2 the rounding of
-    # 1 + x is below a quarter ULP of the sum), (1 + e)^2 as 1 + e (e + 2): 1 + e is never
-    # rounded on its own. Measured 3.14 ULP with g = 1, 3.41 with random g (2 x 1.5e5 points
-    # against mpmath; with the float32 corrections in double before: 3.00 and 3.31, at 1.44x the
-    # time, 1e5, 1 thread). N - N t / (1 + t), t = e (e + 2), in place of the quotient: 3.99.
+    # float64 without corrections: measured 3.14 ULP with g = 1, 3.41 with random g (2 x 1.5e5
+    # points against mpmath; with float32's former corrections in double: 3.00 and 3.31, at 1.44x
+    # the time, 1e5, 1 thread). N - N t / (1 + t), t = e (e + 2), in place of the quotient: 3.99.
     e = _exp_neg_lean(_abs(x))
     o = 1 + x
     q = _fma(e, o, 1.0 if x >= 0 else e * e) / _fma(e, e + 2.0, 1.0)
