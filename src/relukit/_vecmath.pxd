@@ -156,11 +156,6 @@ cdef inline real _pow2(real t) noexcept nogil:
     else:
         return rk_vm_f64_bits((rk_vm_bits_f64(t) << 52) + <uint64_t>0x3FF0000000000000)
 
-cdef inline float _recip_rough(float x) noexcept nogil:
-    # 1/x within 5.1% for normal x > 0, one integer subtraction (the exponent negated, the
-    # mantissa's reciprocal a line): for corrections that need a few bits of a quotient
-    return rk_vm_f32_bits(<uint32_t>0x7EF311C3 - rk_vm_bits_f32(x))
-
 cdef inline real _ldexp(real p, real kf) noexcept nogil:
     # p * 2^k for integral kf in [-1080, 1030]: as two factors 2^h * 2^(k-h), both normal, so results
     # that overflow become inf and results in the subnormal range are rounded once, in the last product
