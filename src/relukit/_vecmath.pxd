@@ -56,15 +56,18 @@ cdef extern from *:
        fusing its products). For |a|, |b| < 2^995 and |p| >= 2^-968 both are exact, so every level
        gets the same bits; below, the error may not be representable (the two would round it
        differently) and is taken as 0: it is under 2^-1021, beyond the last bit of any result. */
-    static inline double rk_vm_product_error(double a, double b, double p) {
+    static inline double rk_vm_product_error_unchecked(double a, double b, double p) {
     #if defined(__FMA__) || defined(__FP_FAST_FMA)
-        double e = __builtin_fma(a, b, -p);
+        return __builtin_fma(a, b, -p);
     #else
         const double split = 134217729.0;
         double ah = split * a - (split * a - a), al = a - ah;
         double bh = split * b - (split * b - b), bl = b - bh;
-        double e = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+        return ((ah * bh - p) + ah * bl + al * bh) + al * bl;
     #endif
+    }
+    static inline double rk_vm_product_error(double a, double b, double p) {
+        double e = rk_vm_product_error_unchecked(a, b, p);
         return __builtin_fabs(p) >= 0x1p-968 ? e : 0.0;
     }
     /* a + b rounded to odd (Boldo and Melquiond): the sum if exact, else whichever neighbour of
@@ -115,6 +118,7 @@ cdef extern from *:
     uint64_t rk_vm_bits_f64(double) noexcept nogil
     double rk_vm_f64_bits(uint64_t) noexcept nogil
     double rk_vm_product_error(double, double, double) noexcept nogil
+    double rk_vm_product_error_unchecked(double, double, double) noexcept nogil
     float rk_vm_fma_f32(float, float, float) noexcept nogil
     double rk_vm_fma_f64(double, double, double) noexcept nogil
 
