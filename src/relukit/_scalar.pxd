@@ -219,7 +219,8 @@ cdef inline real softsign_backward_careful(real g, real x) noexcept nogil:
     if real is float:
         return keep_nan(x, <real>((g * r) * r))
     rd = r * d
-    rl = r * (((1 - rd) - product_error(r, d, rd)) - r * two_sum_error(1.0, a, d))  # 1/(1 + a) - r
+    # 1/(1 + a) - r; r d is about 1 (bounded)
+    rl = r * (((1 - rd) - bounded_product_error(r, d, rd)) - r * two_sum_error(1.0, a, d))
     rr = r * r
     rr = rr + (product_error(r, r, rr) + 2 * r * rl)
     return keep_nan(x, g * rr if a < 1e150 else (g * r) * r)
@@ -238,7 +239,7 @@ cdef inline real sparse_plus_forward(real x) noexcept nogil:
     else:
         eu = fast_two_sum_error(1.0, x, u)               # |x| < 1 where it is used
         p = u * u
-        q = (p + (product_error(u, u, p) + 2 * u * eu)) / 4 if fabs(u) < 4 else p / 4
+        q = (p + (bounded_product_error(u, u, p) + 2 * u * eu)) / 4 if fabs(u) < 4 else p / 4   # u >= 2^-53 there
     return 0 if x <= -1 else (x if x >= 1 else <real>q)
 
 cdef inline real sparse_plus_backward(real g, real x) noexcept nogil:
@@ -1351,7 +1352,7 @@ cdef inline real mish_backward(real g, real x) noexcept nogil:
         k1 = 1 + s
         ke = (1 - k1) + s
         kk = k1 * k1
-        kke = product_error(k1, k1, kk)
+        kke = bounded_product_error(k1, k1, kk)            # k1 in [1, 2.5]
         small = e1 + u * ((1.5 + wide) + u * (1 + 0.25 * u))
         # g times that, g taken into the final scaling
         d = scale_product(g, m * (s1 + (small - s1 * ((2 * k1 * ke + kke) / kk))) / kk, kf)
