@@ -287,7 +287,7 @@ class Op:
     # finite g; the optional kinds limit the gradient checks (e.g. ("backward",))
     conventions: tuple = ()
     invalid: tuple = ()                 # (kinds, params, parameter named in the message)
-    nan_param: str = "value"            # "value": NaN params follow `numpy`; "raises": ValueError
+    nan_raises: tuple = ()              # parameters whose NaN is a ValueError; others follow `numpy`
     edges: tuple = ()                   # parameter sets at the edge of validity (accepted)
     backend: str = "fraction"         # exact maths for float64 (and float16/32 when "fraction")
     fd_sets: tuple | None = None        # parameter sets for the finite-difference test
@@ -384,9 +384,7 @@ LEAKY_RELU = Op(
            "from_output": _np(lambda g, y, s: np.where(np.isnan(y), y,
                                                        np.where(y > 0, g, g * s)))},
     kinks=lambda s: (0.0,),
-    fo_valid=lambda s: s >= 0,
-    # with slope 0 the forward of -inf is -inf * 0 = NaN (the NumPy expression): that y says nothing
-    fo_keep=lambda x, y, s: ~(np.isnan(y) & ~np.isnan(x)),
+    fo_valid=lambda s: s > 0,
     conventions=((0.0, (0.25,), 0.0, 0.25),),
     invalid=((("from_output",), (-0.1,), "negative_slope"),),
     edges=((0.0,), (-0.0,), (np.inf,), (-0.5,)),
@@ -427,7 +425,7 @@ HARDTANH = Op(
                  (-np.inf, None, -1.0, 0), (np.inf, None, 1.0, 0)),
     invalid=((KINDS, (1.0, -1.0), "min_val"), (KINDS, (np.nan, 1.0), "min_val"),
              (KINDS, (np.array([0.0, 2.0]), np.array([1.0, 1.0])), "min_val")),
-    nan_param="raises",
+    nan_raises=("min_val", "max_val"),
     edges=((2.0, 2.0), (-0.0, 0.0), (0.0, -0.0), (-np.inf, np.inf)),
 )
 
@@ -448,9 +446,13 @@ THRESHOLD = Op(
     fo_valid=lambda t, v: v <= t,
     conventions=((1.0, (1.0, -5.0), -5.0, 0), (1.5, (1.0, -5.0), 1.5, 1),
                  (-np.inf, (1.0, -5.0), -5.0, 0), (np.inf, (1.0, -5.0), np.inf, 1)),
-    invalid=((("from_output",), (0.0, 1.0), "value"),
+    # a NaN threshold: x <= t ? v : x and x > t ? x : v disagree, so it is refused
+    invalid=((("forward", "backward"), (np.nan, -1.0), "threshold"),
+             (("forward", "backward"), (np.array([0.0, np.nan]), -1.0), "threshold"),
+             (("from_output",), (0.0, 1.0), "value"),
              (("from_output",), (np.nan, 0.0), "value"),
              (("from_output",), (np.array([0.0, 1.0]), np.array([0.0, 1.5])), "value")),
+    nan_raises=("threshold",),
     edges=((1.0, 1.0), (1.0, 5.0), (np.inf, 0.0), (0.0, -np.inf)),
 )
 
@@ -470,8 +472,11 @@ HARDSHRINK = Op(
     fo_valid=lambda lam: lam >= 0,
     conventions=((0.5, None, 0.0, 0), (-0.5, None, 0.0, 0), (0.75, None, 0.75, 1),
                  (-np.inf, None, -np.inf, 1), (np.inf, None, np.inf, 1)),
-    invalid=((("from_output",), (-0.5,), "lambd"), (("from_output",), (np.nan,), "lambd"),
+    invalid=((("forward", "backward", "from_output"), (np.nan,), "lambd"),
+             (("forward", "backward"), (np.array([0.5, np.nan]),), "lambd"),
+             (("from_output",), (-0.5,), "lambd"),
              (("from_output",), (np.array([0.5, -1e-30]),), "lambd")),
+    nan_raises=("lambd",),
     edges=((0.0,), (-0.0,), (np.inf,), (-1.0,)),
 )
 
@@ -493,7 +498,7 @@ SOFTSHRINK = Op(
                  (-np.inf, None, -np.inf, 1), (np.inf, None, np.inf, 1)),
     invalid=((KINDS, (-0.5,), "lambd"), (KINDS, (np.nan,), "lambd"),
              (KINDS, (np.array([0.5, -1.0]),), "lambd")),
-    nan_param="raises",
+    nan_raises=("lambd",),
     edges=((0.0,), (-0.0,), (np.inf,)),
 )
 
@@ -635,9 +640,10 @@ SQUAREPLUS = Op(
                  (-3.0, (16.0,), 1.0, Fraction(1, 5)),
                  (-np.inf, (4.0,), 0.0, None), (np.inf, (4.0,), np.inf, 1)),
     invalid=((KINDS, (0.0,), "b"), (KINDS, (-1.0,), "b"), (KINDS, (-0.0,), "b"),
-             (KINDS, (np.nan,), "b"), (KINDS, (np.array([4.0, 0.0]),), "b")),
-    nan_param="raises",
-    edges=((1e-300,), (5e-324,), (np.inf,)),
+             (KINDS, (np.nan,), "b"), (KINDS, (np.array([4.0, 0.0]),), "b"),
+             (KINDS, (np.inf,), "b"), (KINDS, (np.array([4.0, np.inf]),), "b")),
+    nan_raises=("b",),
+    edges=((1e-300,), (5e-324,), (1e300,)),
     fd_sets=((4.0,), (1.0,), (100.0,)),
 )
 
@@ -1085,7 +1091,7 @@ SILU = Op(
                  (np.inf, None, np.inf, 1), (1e30, None, 1e30, 1), (-1e30, None, 0.0, None)),
     invalid=((KINDS, (0.0,), "beta"), (KINDS, (-1.0,), "beta"), (KINDS, (-0.0,), "beta"),
              (KINDS, (np.nan,), "beta"), (KINDS, (np.array([1.0, -1.0]),), "beta")),
-    nan_param="raises",
+    nan_raises=("beta",),
     edges=((1e-30,), (5e-324,), (1e30,)),
     backend="mpmath",
 )

@@ -16,6 +16,7 @@ PARAMS = {
     "threshold_backward_from_output": (0.5, -1.0),
     "prelu": (WEIGHT,),
     "prelu_backward": (WEIGHT,),
+    "prelu_backward_from_output": (np.abs(WEIGHT) + 0.5,),
     "prelu_weight_grad": (WEIGHT,),
 }
 TRAINING = {"training": True, "seed": 11}

@@ -43,7 +43,18 @@ def test_bench_plot(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (("--ops", "nope"), "unknown ops"),
     (("--peers", "jax"), "unknown peers"),
-    (("--threads", "0"), "--threads must be at least 1"),
+    (("--threads", "0"), "argument --threads: must be at least 1"),
+    (("--threads", "two"), "argument --threads: 'two' is not a whole number"),
+    (("--sizes", "abc"), "argument --sizes: 'abc' is not a number"),
+    (("--sizes", ""), "argument --sizes: '' is not a number"),
+    (("--sizes", "0"), "argument --sizes: '0' is not a whole number"),
+    (("--sizes", "1000,-5"), "argument --sizes: '-5'"),
+    (("--sizes", "1e400"), "argument --sizes: '1e400'"),
+    (("--sizes", "2.5"), "argument --sizes: '2.5'"),
+    (("--dtypes", "foo"), "argument --dtypes: unknown dtypes ['foo']"),
+    (("--dtypes", "float32,int32"), "argument --dtypes: unknown dtypes ['int32']"),
+    (("--json", "no/such/folder/rows.json"), "argument --json: cannot write"),
+    (("--plot", "no/such/folder/bench.png"), "argument --plot: cannot write"),
 ])
 def test_bench_rejects_bad_arguments(args, message, tmp_path):
     done = bench(*args, tmp_path=tmp_path)

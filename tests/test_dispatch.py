@@ -14,7 +14,7 @@ import pytest
 
 import relukit
 import relukit._dispatch as dispatch
-from _support import BIG, FLOAT_DTYPES, make_data, make_slope, reference
+from _support import BIG, FLOAT_DTYPES, make_data, make_slope, positive_slopes, reference
 
 TIMEOUT = 120
 SIZES = (1001, BIG)
@@ -38,9 +38,9 @@ CASES = """
 def cases(relukit, np, inputs):
     out = {}
     for dt in ("float16", "float32", "float64"):
-        X, G, S = inputs[dt + "_x"], inputs[dt + "_g"], inputs[dt + "_s"]
+        X, G, S, P = (inputs[dt + key] for key in ("_x", "_g", "_s", "_positive_s"))
         for n in SIZES:
-            x, g, s = X[:n], G[:n], S[:n]
+            x, g, s, ps = X[:n], G[:n], S[:n], P[:n]
             k = f"{dt}-{n}-"
             out[k + "relu"] = relukit.relu(x)
             out[k + "relu_backward"] = relukit.relu_backward(g, x)
@@ -51,7 +51,7 @@ def cases(relukit, np, inputs):
             out[k + "leaky_relu_backward"] = relukit.leaky_relu_backward(g, x, 0.1)
             out[k + "leaky_relu_backward_array"] = relukit.leaky_relu_backward(g, x, s)
             out[k + "leaky_relu_backward_from_output"] = relukit.leaky_relu_backward_from_output(
-                g, x, np.abs(s))
+                g, x, ps)
     return out
 """
 
@@ -59,9 +59,9 @@ def cases(relukit, np, inputs):
 def _reference_cases(inputs):
     out = {}
     for dt in ("float16", "float32", "float64"):
-        X, G, S = inputs[dt + "_x"], inputs[dt + "_g"], inputs[dt + "_s"]
+        X, G, S, P = (inputs[dt + key] for key in ("_x", "_g", "_s", "_positive_s"))
         for n in SIZES:
-            x, g, s = X[:n], G[:n], S[:n]
+            x, g, s, ps = X[:n], G[:n], S[:n], P[:n]
             k = f"{dt}-{n}-"
             out[k + "relu"] = reference("relu", [x])
             out[k + "relu_backward"] = reference("relu_backward", [g, x])
@@ -72,7 +72,7 @@ def _reference_cases(inputs):
             out[k + "leaky_relu_backward"] = reference("leaky_relu_backward", [g, x], 0.1)
             out[k + "leaky_relu_backward_array"] = reference("leaky_relu_backward", [g, x], s)
             out[k + "leaky_relu_backward_from_output"] = reference("leaky_relu_backward", [g, x],
-                                                                   np.abs(s))
+                                                                   ps)
     return out
 
 
@@ -93,6 +93,7 @@ def inputs_file(tmp_path_factory):
         arrays[name + "_x"] = make_data(2 * BIG, dt, seed=101)
         arrays[name + "_g"] = make_data(2 * BIG, dt, seed=102)
         arrays[name + "_s"] = make_slope(2 * BIG, dt, seed=103)
+        arrays[name + "_positive_s"] = positive_slopes(arrays[name + "_s"])
     np.savez(path, **arrays)
     return path
 
@@ -275,8 +276,9 @@ for dt in (np.float16, np.float32, np.float64):
             for s in slopes:
                 calls[f"leaky_relu s={{s}}"] = lambda s=s: relukit.leaky_relu(x, s)
                 calls[f"leaky_relu_backward s={{s}}"] = lambda s=s: relukit.leaky_relu_backward(g, x, s)
-                calls[f"leaky_relu_backward_from_output s={{s}}"] = (
-                    lambda s=s: relukit.leaky_relu_backward_from_output(g, x, s))
+                if s > 0:
+                    calls[f"leaky_relu_backward_from_output s={{s}}"] = (
+                        lambda s=s: relukit.leaky_relu_backward_from_output(g, x, s))
             for threads in (1, 2):
                 with relukit.threads(threads):
                     for name, f in calls.items():

@@ -2,7 +2,8 @@
 training, reproducible from the seed): the wrappers of their own shape that the op table does not
 cover.
 
-- prelu and prelu_backward are leaky_relu with the weight broadcast along ``axis``, bit for bit.
+- prelu, prelu_backward and prelu_backward_from_output are leaky_relu's with the weight broadcast
+  along ``axis``, bit for bit; from the output only with every slope > 0.
 - prelu_weight_grad sums ``where(x > 0, 0, x * g)`` per channel in float64 in an order fixed by the
   shape: float32 (float16) results are within 1 ULP of the exact sum rounded once (math.fsum, then
   the dtype), float64 within the classical bound of a float64 sum of n terms,
@@ -82,6 +83,14 @@ def test_prelu_is_leaky_relu_per_channel(shape, axis, dtype):
     assert_same_bits(relukit.prelu(x, w1, axis=axis), ref_leaky_relu(x, w1.reshape(())))
     assert_same_bits(relukit.prelu_backward(g, x, w1, axis=axis),
                      ref_leaky_relu_backward(g, x, w1.reshape(())))
+    # from the output: the same gradient where every slope is positive
+    wp = np.where(w > 0, w, dtype.type(0.5))
+    y = relukit.prelu(x, wp, axis=axis)
+    assert_same_bits(relukit.prelu_backward_from_output(g, y, wp, axis=axis),
+                     relukit.prelu_backward(g, x, wp, axis=axis), "prelu_backward_from_output")
+    if (w <= 0).any():
+        with pytest.raises(ValueError, match="weight > 0"):
+            relukit.prelu_backward_from_output(g, y, w, axis=axis)
 
 
 def test_prelu_default_axis_is_one_and_weight_takes_x_dtype():
@@ -94,7 +103,29 @@ def test_prelu_default_axis_is_one_and_weight_takes_x_dtype():
     assert_same_bits(y, relukit.prelu(x, w, axis=-2))
 
 
-@pytest.mark.parametrize("fn", ["prelu", "prelu_backward", "prelu_weight_grad"])
+@pytest.mark.parametrize("int_dtype", [np.bool_, np.int8, np.uint8, np.int16, np.int64])
+def test_integer_and_bool_inputs_give_leaky_relus_dtype(int_dtype):
+    """prelu and rrelu (eval and training) on integer or bool x: the dtype and values of
+    leaky_relu with a Python float slope, float64 (NumPy's promotion of such an array and a
+    Python float), whatever the weight's dtype."""
+    x = np.array([0, 1, 1, 0], bool) if int_dtype == np.bool_ else np.array([3, 0, 1, 2], int_dtype)
+    x = x if int_dtype in (np.bool_, np.uint8) else -x
+    g = np.ones_like(x)
+    want = relukit.leaky_relu(x, 0.25)
+    assert want.dtype == F64
+    for w in (0.25, np.array([0.25], F32), np.array([0.25], F16)):
+        assert_same_bits(relukit.prelu(x, w, axis=0), want)
+        assert_same_bits(relukit.prelu_backward(g, x, w, axis=0),
+                         relukit.leaky_relu_backward(g, x, 0.25))
+    assert relukit.rrelu(x).dtype == F64
+    for backward in (False, True):
+        r = (relukit.rrelu_backward(g, x, training=True, seed=3) if backward else
+             relukit.rrelu(x, training=True, seed=3))
+        assert r.dtype == F64
+
+
+@pytest.mark.parametrize("fn", ["prelu", "prelu_backward", "prelu_backward_from_output",
+                                "prelu_weight_grad"])
 def test_prelu_rejects_bad_weight_and_axis(fn):
     x = np.zeros((2, 3, 4))
     g = np.ones_like(x)
@@ -515,7 +546,8 @@ def test_rrelu_rejects_bad_bounds_and_writes_nothing(training):
     x = np.array([-1.0, 2.0])
     g = np.ones(2)
     for lower, upper, match in ((0.5, 0.25, "lower <= upper"), (-0.1, 0.3, "lower >= 0"),
-                                (np.nan, 0.3, "lower"), (0.1, np.nan, "upper")):
+                                (np.nan, 0.3, "lower"), (0.1, np.nan, "upper"),
+                                (0.1, np.inf, "finite upper"), (np.inf, np.inf, "finite upper")):
         for call in (lambda out: relukit.rrelu(x, lower, upper, training, 1, out=out),
                      lambda out: relukit.rrelu_backward(g, x, lower, upper, training, 1, out=out),
                      lambda out: relukit.rrelu_backward_from_output(g, x, lower, upper, training,

@@ -128,19 +128,21 @@ def _op_choices(op, kind, fn, dtype, **keywords):
 def _prelu_choices(name, dtype, shape):
     ndim = len(shape)
     leaky = BY_NAME["leaky_relu"]
-    kind = "forward" if name == "prelu" else "backward"
+    kind = {"prelu": "forward", "prelu_backward": "backward"}.get(name, "from_output")
     fn = getattr(relukit, name)
     axes = [None] + ([1, -1] if ndim >= 2 else [0] if ndim == 1 else [])
+    slopes_of = [0.25, 0.3, 0.5, 1.5, 0.01] if kind == "from_output" else [0.25, -0.3, 0.0, 1.5, 0.01]
     out = []
     for axis in axes:
         size = 1 if axis is None else shape[axis]
-        weight = np.resize(np.array([0.25, -0.3, 0.0, 1.5, 0.01], dtype), size)
+        weight = np.resize(np.array(slopes_of, dtype), size)
         slopes = (weight.reshape(()) if axis is None else
                   weight.reshape((size,) + (1,) * (ndim - axis % ndim - 1)))
         kw = {} if axis is None else {"axis": axis}
         out.append(Choice(f"{name} axis={axis}",
                           lambda *a, w=weight, kw=kw, **more: fn(*a, w, **kw, **more),
-                          check_op(leaky, kind, (slopes,))))
+                          check_op(leaky, kind, (slopes,)),
+                          lambda x, w=weight, kw=kw: relukit.prelu(x, w, **kw)))
     return out
 
 
@@ -192,7 +194,7 @@ def choices(name, dtype, shape):
         fn = getattr(relukit, name)
         return [c for op, approx in ((BY_NAME["gelu_erf"], "none"), (BY_NAME["gelu_tanh"], "tanh"))
                 for c in _op_choices(op, kind, fn, dtype, approximate=approx)]
-    if name in ("prelu", "prelu_backward"):
+    if name.startswith("prelu") and name != "prelu_weight_grad":
         return _prelu_choices(name, dtype, shape)
     if name.startswith("rrelu"):
         return _rrelu_choices(name, dtype)

@@ -23,6 +23,7 @@ from _support import (
     make_data,
     make_slope,
     operands,
+    positive_slopes,
     reference,
     threaded_at,
 )
@@ -43,7 +44,7 @@ def _variants(name, dtype):
     out = [(data, 0.1 if has_slope(name) else None)]
     if has_slope(name):
         s = make_slope(BIG, dtype, seed=7)
-        out.append((data, np.abs(s) if name.endswith("from_output") else s))
+        out.append((data, positive_slopes(s) if name.endswith("from_output") else s))
     long = operands(name, 2 * BIG, dtype, seed=8)
     out.append(([a[::-2] for a in long], 0.3 if has_slope(name) else None))
     if len(data) == 2:
@@ -117,6 +118,26 @@ def test_in_place_with_threads(name, dtype):
         assert_same_bits(work[0], expected, f"{name} in place, threads={n}")
 
 
+@pytest.mark.parametrize("name", ["relu", "gelu", "sigmoid_backward", "leaky_relu_backward"])
+@pytest.mark.parametrize("shift", [1, 64, 4099])
+def test_out_trailing_an_input_with_threads(name, shift, dtype):
+    """out= the same buffer as an input, shift elements behind it: NumPy passes that without a
+    copy (a loop running forward reads each element before it is overwritten), so the kernel
+    must not split it over threads, where a later chunk would overwrite what an earlier one has
+    yet to read. The result is the call's on separate arrays."""
+    f = getattr(relukit, name)
+    params = (0.2,) if name.startswith("leaky") else ()
+    data = [make_data(BIG, dtype, seed=4 + k) for k in range(1 if "backward" not in name else 2)]
+    expected = f(*data, *params)
+    for k in range(len(data)):                                 # out trailing g, then x
+        buf = np.full(BIG + shift, 7, dtype)
+        buf[shift:] = data[k]
+        operands = [buf[shift:] if j == k else a for j, a in enumerate(data)]
+        with relukit.threads(2):
+            f(*operands, *params, out=buf[:BIG])
+        assert_same_bits(buf[:BIG], expected, f"{name}: out {shift} behind operand {k}")
+
+
 def test_threads_context_manager_restores():
     assert relukit.config()["thread_limit"] is None
     top = relukit.get_num_threads()
@@ -156,10 +177,29 @@ def test_set_num_threads_is_process_global():
     assert seen == [1]
 
 
-def test_set_num_threads_rejects_zero():
-    with pytest.raises(ValueError):
+def test_set_num_threads_rejects_zero_and_non_integers():
+    with pytest.raises(ValueError, match="at least 1"):
         relukit.set_num_threads(0)
+    for bad in (2.7, 0.5, "2", None):
+        with pytest.raises(TypeError):
+            relukit.set_num_threads(bad)
+        with pytest.raises(TypeError), relukit.threads(bad):
+            pass
     assert relukit.config()["thread_limit"] is None
+
+
+def test_set_num_threads_beyond_int_is_no_limit():
+    for n in (2**31, 2**70, np.int64(2**40)):
+        relukit.set_num_threads(n)
+        try:
+            assert relukit.config()["thread_limit"] is None
+        finally:
+            relukit.set_num_threads(1 << 30)
+    relukit.set_num_threads(np.int32(1))     # NumPy integers are integers
+    try:
+        assert relukit.get_num_threads() == 1
+    finally:
+        relukit.set_num_threads(1 << 30)
 
 
 def test_effective_count_is_min_of_limit_and_openmp():
@@ -342,7 +382,7 @@ def test_every_kernel_from_eight_threads_at_once(limit):
 
 
 FORK_SCRIPT = """
-    import multiprocessing, os, sys
+    import multiprocessing, os, sys, warnings
     import numpy as np
     import relukit
 
@@ -363,7 +403,17 @@ FORK_SCRIPT = """
         for _ in range(3):
             for a, b in zip(compute(), expected):
                 ok = ok and np.array_equal(a, b, equal_nan=True) and a.dtype == b.dtype
-        return ok
+        # asking for threads again warns and keeps one (GNU OpenMP would hang here)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with relukit.threads(2):
+                ok = ok and relukit.get_num_threads() == 1
+                ok = ok and all(np.array_equal(a, b, equal_nan=True)
+                                for a, b in zip(compute(), expected))
+            relukit.set_num_threads(2)
+            ok = ok and relukit.get_num_threads() == 1
+        return ok and [w.category for w in caught] == [RuntimeWarning] * 2 and all(
+            "forked child" in str(w.message) and w.filename == "<string>" for w in caught)
 
     # 1. os.fork
     pid = os.fork()

@@ -19,3 +19,19 @@ __all__ = [name for name in dir() if not name.startswith("_")]
 globals().update({name: ufunc for name, ufunc in _ufuncs.items() if name not in globals()})
 
 from relukit import nn  # noqa: E402 (layer objects: a submodule, not in __all__)
+
+_NOT_MONOTONIC = "it is not monotonic: below its minimum two inputs give each output"
+_WHY_NO_FROM_OUTPUT = {
+    "gelu": _NOT_MONOTONIC, "silu": _NOT_MONOTONIC, "mish": _NOT_MONOTONIC,
+    "hardswish": _NOT_MONOTONIC,
+    "tanhshrink": "its derivative tanh(x)**2 has no closed form in y = x - tanh(x)",
+}
+
+
+def __getattr__(name):
+    # the from-output gradients SPEC rules out: say why, not only that the name is missing
+    op = name.removesuffix("_backward_from_output")
+    if op in _WHY_NO_FROM_OUTPUT:
+        raise AttributeError(f"relukit has no {name}: {_WHY_NO_FROM_OUTPUT[op]}; use "
+                             f"{op}_backward(g, x) with the forward's input")
+    raise AttributeError(f"module 'relukit' has no attribute {name!r}")

@@ -7,7 +7,8 @@ is PReLU). A wrapper passes every NumPy keyword (out, where, dtype, casting, ord
 the parameters where the maths needs it, and exposes its raw ufunc as ``.ufunc``.
 """
 
-from operator import ge, gt, le, ne
+from operator import eq, ge, gt, le, lt, ne
+import math
 import re
 import textwrap
 import types
@@ -389,14 +390,14 @@ def leaky_relu_backward_from_output(g, y, negative_slope=0.01, **kwargs):
     ----------
     {g_y}
     negative_slope : float or array_like, default 0.01
-        Must be >= 0 (else ValueError).
+        Must be > 0 (else ValueError).
     {ufunc_keywords_out_g}
 
     {returns}
 
     Notes
     -----
-    With a non-negative slope ``y > 0`` exactly where ``x > 0``, so this equals
+    With a positive slope ``y > 0`` exactly where ``x > 0``, so this equals
     ``leaky_relu_backward(g, x, negative_slope)`` bit for bit.
 
     Examples
@@ -407,9 +408,10 @@ def leaky_relu_backward_from_output(g, y, negative_slope=0.01, **kwargs):
     >>> relukit.leaky_relu_backward_from_output(np.ones_like(x), y, negative_slope=0.1)
     array([0.1, 0.1, 1. ])
     """
-    _require(ge, negative_slope, 0.0,
-             "leaky_relu_backward_from_output needs negative_slope >= 0: with a negative slope "
-             "the sign of y no longer tells x > 0 from x <= 0; use leaky_relu_backward(g, x)")
+    _require(gt, negative_slope, 0.0,
+             "leaky_relu_backward_from_output needs negative_slope > 0: with a negative slope "
+             "the sign of y no longer tells x > 0 from x <= 0, and with 0 the forward's -inf * 0 "
+             "is NaN; use leaky_relu_backward(g, x)")
     if kwargs:
         return _u.leaky_relu_backward_from_output_ufunc(g, y, negative_slope, **kwargs)
     return _u.leaky_relu_backward_from_output_ufunc(g, y, negative_slope)
@@ -537,6 +539,7 @@ def threshold(x, threshold, value, **kwargs):
     >>> relukit.threshold(np.array([0.5, 1.0, 2.0]), 1.0, -5.0)
     array([-5., -5.,  2.])
     """
+    _check_not_nan("threshold", "threshold", threshold)
     if kwargs:
         return _u.threshold_ufunc(x, threshold, value, **kwargs)
     return _u.threshold_ufunc(x, threshold, value)
@@ -566,6 +569,7 @@ def threshold_backward(g, x, threshold, value, **kwargs):
     >>> relukit.threshold_backward(np.ones_like(x), x, 1.0, -5.0)
     array([0., 0., 1.])
     """
+    _check_not_nan("threshold_backward", "threshold", threshold)
     if kwargs:
         return _u.threshold_backward_ufunc(g, x, threshold, value, **kwargs)
     return _u.threshold_backward_ufunc(g, x, threshold, value)
@@ -606,6 +610,14 @@ def threshold_backward_from_output(g, y, threshold, value, **kwargs):
 
 
 @cython.ccall
+def _check_not_nan(op, name, value):
+    # a NaN bound would select by a comparison that is always false, which the kernels and the
+    # obvious NumPy expression resolve differently (x <= t ? v : x against x > t ? x : v)
+    if not _holds(eq, value, value):
+        raise ValueError(f"{op} needs a {name} that is not NaN")
+
+
+@cython.ccall
 def _check_lambd(op, lambd):
     if not _holds(ge, lambd, 0.0):
         raise ValueError(f"{op} needs lambd >= 0")
@@ -636,6 +648,7 @@ def hardshrink(x, lambd=0.5, **kwargs):
     >>> relukit.hardshrink(np.array([-1.0, 0.3, 0.7]))
     array([-1. ,  0. ,  0.7])
     """
+    _check_not_nan("hardshrink", "lambd", lambd)
     if kwargs:
         return _u.hardshrink_ufunc(x, lambd, **kwargs)
     return _u.hardshrink_ufunc(x, lambd)
@@ -664,6 +677,7 @@ def hardshrink_backward(g, x, lambd=0.5, **kwargs):
     >>> relukit.hardshrink_backward(np.ones_like(x), x)
     array([1., 0., 1.])
     """
+    _check_not_nan("hardshrink_backward", "lambd", lambd)
     if kwargs:
         return _u.hardshrink_backward_ufunc(g, x, lambd, **kwargs)
     return _u.hardshrink_backward_ufunc(g, x, lambd)
@@ -795,7 +809,10 @@ def softshrink_backward_from_output(g, y, lambd=0.5, **kwargs):
 
 @cython.ccall
 def _check_b(b):
-    _require(gt, b, 0.0, "squareplus needs b > 0")
+    # an infinite b makes b / (2 (sqrt(x^2 + b) - x)), the form for x < 0, inf / inf
+    if not (type(b) is float and 0.0 < b < math.inf):
+        _require(gt, b, 0.0, "squareplus needs b > 0")
+        _require(lt, b, math.inf, "squareplus needs a finite b")
 
 
 @_expose
@@ -1340,12 +1357,14 @@ def _channel_slopes(x, weight, axis, dtype):
     return weight.reshape((channels,) + (1,) * (ndim - axis - 1))
 
 
-def _float_dtype(*arrays):
+def _float_dtype(op, *arrays):
+    """The result dtype of prelu and rrelu: leaky_relu's with a Python float slope (float64 for
+    integer and bool arrays, NumPy's promotion of an integer array and a Python float)."""
     dtype = np.result_type(*arrays)
     if dtype.kind in "biu":
-        return np.result_type(dtype, np.float16) if dtype.kind == "b" else np.dtype(np.float64)
+        return np.dtype(np.float64)
     if dtype.kind != "f":
-        raise TypeError(f"prelu needs real numbers, got {dtype}")
+        raise TypeError(f"{op} needs real numbers, got {dtype}")
     return dtype
 
 
@@ -1370,7 +1389,7 @@ def prelu(x, weight, axis=1, **kwargs):
     array([[-0.1, -0.5],
            [ 2. , -1. ]])
     """
-    dtype = _float_dtype(x)
+    dtype = _float_dtype("prelu", x)
     if kwargs:
         return _u.leaky_relu_ufunc(x, _channel_slopes(x, weight, axis, dtype), **kwargs)
     return _u.leaky_relu_ufunc(x, _channel_slopes(x, weight, axis, dtype))
@@ -1403,10 +1422,47 @@ def prelu_backward(g, x, weight, axis=1, **kwargs):
     array([[0.1, 0.5],
            [1. , 0.5]])
     """
-    dtype = _float_dtype(g, x)
+    dtype = _float_dtype("prelu_backward", g, x)
     if kwargs:
         return _u.leaky_relu_backward_ufunc(g, x, _channel_slopes(x, weight, axis, dtype), **kwargs)
     return _u.leaky_relu_backward_ufunc(g, x, _channel_slopes(x, weight, axis, dtype))
+
+
+def prelu_backward_from_output(g, y, weight, axis=1, **kwargs):
+    """Gradient of prelu from its output: ``g`` where ``y > 0``, else ``weight[c] * g``.
+
+    Parameters
+    ----------
+    {g_y}
+    weight : array_like
+        The forward's slopes, every one > 0 (else ValueError).
+    axis : int, default 1
+        The channel axis.
+    **kwargs
+        NumPy ufunc keywords (``out=g`` runs in place).
+
+    {returns}
+
+    Notes
+    -----
+    ``leaky_relu_backward_from_output`` with the weight broadcast along ``axis``: with positive
+    slopes ``y > 0`` exactly where ``x > 0``, so this equals ``prelu_backward(g, x, weight, axis)``.
+
+    Examples
+    --------
+    >>> import numpy as np, relukit
+    >>> x, w = np.array([[-1.0, 0.0], [2.0, -2.0]]), np.array([0.1, 0.5])
+    >>> relukit.prelu_backward_from_output(np.ones_like(x), relukit.prelu(x, w), w, axis=1)
+    array([[0.1, 0.5],
+           [1. , 0.5]])
+    """
+    dtype = _float_dtype("prelu_backward_from_output", g, y)
+    slopes = _channel_slopes(y, weight, axis, dtype)
+    if not np.all(slopes > 0):
+        raise ValueError("prelu_backward_from_output needs every weight > 0: with a slope of 0 or "
+                         "less the sign of y no longer tells x > 0 from x <= 0; use "
+                         "prelu_backward(g, x, weight)")
+    return _u.leaky_relu_backward_from_output_ufunc(g, y, slopes, **kwargs)
 
 
 def prelu_weight_grad(g, x, weight, axis=1):
@@ -1444,7 +1500,7 @@ def prelu_weight_grad(g, x, weight, axis=1):
     if np.shape(g) != np.shape(x) and not _chunked.labelled(g, x):  # xarray aligns them
         raise ValueError(f"prelu_weight_grad needs g and x of one shape, got {np.shape(g)} and "
                          f"{np.shape(x)}")
-    dtype = _float_dtype(g, x)
+    dtype = _float_dtype("prelu_weight_grad", g, x)
     slopes = _channel_slopes(x, weight, axis, dtype)
     axis = None if slopes.ndim == 0 else axis % np.ndim(x)
     if chunked:
@@ -1476,10 +1532,11 @@ def _prelu_channel_sums(g, x, axis, dtype):
 # ---- rrelu: leaky_relu with a random slope per element in training --------------------------------
 @cython.ccall
 def _check_rrelu(lower, upper):
-    if type(lower) is float and type(upper) is float and 0.0 <= lower <= upper:
+    if type(lower) is float and type(upper) is float and 0.0 <= lower <= upper < math.inf:
         return                                  # the common call, at a tenth of the cost
     _require(ge, lower, 0.0, "rrelu needs lower >= 0")
     _require(le, lower, upper, "rrelu needs lower <= upper")
+    _require(lt, upper, math.inf, "rrelu needs a finite upper")
 
 
 def _rrelu_key(seed):
@@ -1498,7 +1555,7 @@ def _rrelu_train(g, x, lower, upper, seed, backward, out=None, *, _first=0, **kw
     chunked = _chunked.handles(g, x)
     if not chunked:
         x = np.asarray(x)
-    dtype = _float_dtype(x) if g is None else _float_dtype(g, x)
+    dtype = _float_dtype("rrelu", x) if g is None else _float_dtype("rrelu_backward", g, x)
     if g is not None and np.shape(g) != np.shape(x) and not _chunked.labelled(g, x):
         raise ValueError(f"rrelu_backward needs g and x of one shape, got {np.shape(g)} and "
                          f"{np.shape(x)}")
@@ -1626,8 +1683,8 @@ def rrelu_backward_from_output(g, y, lower=1 / 8, upper=1 / 3, training=False, s
     return rrelu_backward(g, y, lower, upper, training, seed, **kwargs)
 
 
-for _f in (gelu, gelu_backward, prelu, prelu_backward, prelu_weight_grad, rrelu, rrelu_backward,
-           rrelu_backward_from_output):
+for _f in (gelu, gelu_backward, prelu, prelu_backward, prelu_backward_from_output,
+           prelu_weight_grad, rrelu, rrelu_backward, rrelu_backward_from_output):
     _f.__module__ = "relukit"
 
 for _f in list(globals().values()):

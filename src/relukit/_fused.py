@@ -136,7 +136,9 @@ def bias_act(x, bias, act="relu", axis=-1, out=None, **params):
     -------
     ndarray
         Bit for bit ``act(x + bias, **params)`` computed by NumPy and relukit in two steps
-        (``x + bias`` rounded to the dtype first), without the intermediate array.
+        (``x + bias`` rounded to the dtype first), without the intermediate array. Integer and
+        bool x are cast to float first, so ``x + bias`` cannot wrap around as NumPy's integer
+        sum would.
 
     Examples
     --------

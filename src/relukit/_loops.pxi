@@ -264,6 +264,31 @@ cdef void ufunc_piece(void* job, npy_intp start, npy_intp stop) noexcept nogil:
     cdef UfuncJob* j = <UfuncJob*>job
     run_piece(j.spec, j.path, j.paged, j.args, j.steps, start, stop - start)
 
+cdef inline bint output_overlaps_input(const LoopSpec* spec, char** args, const npy_intp* steps,
+                                       npy_intp n) noexcept nogil:
+    """Whether the output shares memory with an input other than element for element. NumPy
+    passes such operands only when the output trails the input, safe for a loop that runs
+    forward (np.sqrt(a[1:], out=a[:-1])): one thread, since a later chunk would overwrite what an
+    earlier one has yet to read."""
+    cdef npy_intp size = itemsize(spec.storage), span
+    cdef char* lo
+    cdef char* hi
+    cdef char* out_lo
+    cdef char* out_hi
+    cdef int k
+    span = (n - 1) * steps[spec.nin]
+    out_lo = args[spec.nin] + (span if span < 0 else 0)
+    out_hi = args[spec.nin] + (0 if span < 0 else span) + size
+    for k in range(spec.nin):
+        if args[k] == args[spec.nin] and steps[k] == steps[spec.nin]:
+            continue
+        span = (n - 1) * steps[k]
+        lo = args[k] + (span if span < 0 else 0)
+        hi = args[k] + (0 if span < 0 else span) + size
+        if lo < out_hi and out_lo < hi:
+            return True
+    return False
+
 # ---- the ufunc loop -----------------------------------------------------------------------------
 cdef void ufunc_loop(char** args, const npy_intp* dims, const npy_intp* steps,
                      void* data) noexcept nogil:
@@ -297,6 +322,8 @@ cdef void ufunc_loop(char** args, const npy_intp* dims, const npy_intp* steps,
     # float16 relu out= gained 1.6x from 2 threads at 1e5 elements, 1.36x at 5e4)
     cdef int nt = threads_for(n, 4 * (spec.nin + 1) if spec.storage == STORE_HALF
                               else itemsize(spec.storage) * (spec.nin + 1), spec.work)
+    if nt > 1 and output_overlaps_input(spec, args, steps, n):
+        nt = 1
     if not run_fresh(ufunc_piece, &job, n, nt, args[spec.nin], out_step):
         run_chunked(ufunc_piece, &job, n, nt)
 

@@ -75,7 +75,7 @@ def activation(name, params=(), from_output=True, work="memory", backward_from_o
 UFUNCS = [
     # 1[y > 0] is 1[x > 0]: the from-output gradient is the same function of y.
     *activation("relu", backward_from_output="relu_backward"),
-    # for slope >= 0, y > 0 exactly when x > 0 (the wrapper refuses a negative slope)
+    # for slope > 0, y > 0 exactly when x > 0 (the wrapper refuses any other slope)
     *activation("leaky_relu", params=("negative_slope",), backward_from_output="leaky_relu_backward"),
     # relu6, hardtanh, threshold, hardshrink: the from-input rule holds for y (see _api.py's checks)
     *activation("relu6", backward_from_output="relu6_backward"),

@@ -1,14 +1,17 @@
 """Threads, build and machine facts: the process-wide controls of relukit."""
 
 import contextlib
+import operator
 import os
 import platform
+import warnings
 
 import numpy as np
 
 from relukit import _build_info, _dispatch
 
 _kernels = _dispatch.kernels
+NO_LIMIT = 1 << 30      # a thread limit this large or larger is none (the kernels' initial value)
 
 
 # ---- threads ---------------------------------------------------------------------------------------
@@ -18,14 +21,18 @@ def set_num_threads(n):
     Parameters
     ----------
     n : int
-        At least 1 (else ValueError). The count used is the smaller of this limit and OpenMP's own
-        (``OMP_NUM_THREADS``, ``threadpoolctl.threadpool_limits``), read on every call.
+        At least 1 (else ValueError; not an integer: TypeError). The count used is the smaller of
+        this limit and OpenMP's own (``OMP_NUM_THREADS``, ``threadpoolctl.threadpool_limits``),
+        read on every call.
 
     Notes
     -----
     The limit is process-global. ``threads(n)`` sets it for a ``with`` block and restores it;
     there is no value for "no limit" but a huge one (``2**30`` or more counts as none:
-    ``config()["thread_limit"]`` is then None). A forked child starts with a limit of 1.
+    ``config()["thread_limit"]`` is then None). A forked child runs on one thread: GNU OpenMP hangs
+    in a child's parallel region when the parent had threads, so raising the limit there warns
+    (RuntimeWarning) and keeps 1; use multiprocessing's "spawn" or "forkserver" for threaded
+    workers.
 
     Examples
     --------
@@ -37,7 +44,20 @@ def set_num_threads(n):
     >>> relukit.config()["thread_limit"] is None
     True
     """
-    _kernels.set_thread_limit(int(n))
+    _set_thread_limit(n)
+
+
+def _set_thread_limit(n, stacklevel=3):
+    n = operator.index(n)
+    if n < 1:
+        raise ValueError(f"the number of threads must be at least 1, got {n}")
+    if n > 1 and _in_forked_child:
+        warnings.warn("relukit runs on one thread in a forked child process (GNU OpenMP hangs in "
+                      "a child whose parent had threads); start threaded workers with "
+                      "multiprocessing's 'spawn' or 'forkserver'", RuntimeWarning,
+                      stacklevel=stacklevel)
+        n = 1
+    _kernels.set_thread_limit(min(n, NO_LIMIT))
 
 
 def get_num_threads():
@@ -85,16 +105,25 @@ def threads(n):
     True
     """
     previous = _kernels.get_thread_limit()
-    set_num_threads(n)
+    _set_thread_limit(n, stacklevel=4)
     try:
         yield
     finally:
         _kernels.set_thread_limit(previous)
 
 
-# GNU OpenMP hangs in a forked child's next parallel region if the parent had a thread team; the
-# child therefore runs serially (it may raise the limit again if its OpenMP runtime allows).
-os.register_at_fork(after_in_child=lambda: _kernels.set_thread_limit(1))
+# GNU OpenMP hangs in a forked child's next parallel region if the parent had a thread team, and
+# a child cannot tell whether it had: every forked child runs serially.
+_in_forked_child = False
+
+
+def _after_fork_in_child():
+    global _in_forked_child
+    _in_forked_child = True
+    _kernels.set_thread_limit(1)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 # ---- build and machine facts -------------------------------------------------------------------------
@@ -139,7 +168,7 @@ def config():
         "simd_built": list(_dispatch.built_levels()),
         "openmp": _openmp_description(),
         "threads": get_num_threads(),
-        "thread_limit": None if limit >= 1 << 30 else limit,
+        "thread_limit": None if limit >= NO_LIMIT else limit,
         "thread_thresholds": _kernels.get_thresholds(),
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),

@@ -848,7 +848,9 @@ cdef inline real selu_backward(real g, real x) noexcept nogil:
 
 cdef inline real selu_backward_from_output(real g, real y) noexcept nogil:
     # y + scale * alpha cancels as y -> -scale * alpha; the constant is carried as two doubles
-    # (high and low parts) so that the sum is exact there (Sterbenz)
+    # (high and low parts) so that the sum is exact there (Sterbenz). y is taken as exact: the
+    # forward's saturated value, RN(scale * -alpha), gives scale * alpha - RN(scale * alpha)
+    # (2.4e-16 in float64), the derivative where selu is exactly that y (x = -36.6), not 0
     cdef double d = (<double>y + 1.7580993408473768) + 1.41535193800845e-17
     return keep_nan(y, g * <real>1.0507009873554804934193349852946 if y > 0 else <real>(g * d))
 
@@ -1009,7 +1011,8 @@ cdef inline real softplus_backward_from_output(real g, real y, real beta, real t
 
 # ---- logsigmoid: -softplus(-x); derivative sigmoid(-x) -----------------------------------------------
 cdef inline real logsigmoid_forward(real x) noexcept nogil:
-    return -vsoftplus(-x)
+    # x's own NaN: negating the NaN vsoftplus returns flips a sign that only some levels keep
+    return keep_nan(x, -vsoftplus(-x))
 
 cdef inline bint logsigmoid_backward_rare(real g, real x) noexcept nogil:
     return sigmoid_slope_rare(x)
