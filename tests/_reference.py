@@ -279,6 +279,7 @@ class Op:
     kinks: Callable = lambda *p: ()     # x where the derivative jumps (kink conventions)
     hard: Callable = lambda dt, *p: ()  # further hard inputs (overflow thresholds, saturation)
     fo_valid: Callable = lambda *p: True        # from_output allowed with these params
+    fo_valid_in: Callable = lambda dtype, *p: True  # ... and with these params in this dtype
     # from_output vs from_input (test 4): mask of compared points (documented exclusions) and the
     # bound in steps (0 = bitwise)
     fo_keep: Callable = lambda x, y, *p: np.ones(np.shape(x), bool)
@@ -314,6 +315,12 @@ class Op:
                 return f(*data, **kwargs)
         return f(*data, *params, **kwargs)
 
+    def call_raw(self, kind, data, params):
+        """The raw ufunc of `kind`, without the wrapper's checks: the float32 path of a float16
+        call, whose parameters the wrapper may refuse for float32 outputs (softplus's threshold)."""
+        f = self.functions[kind]
+        return getattr(f, "ufunc", f)(*data, *params)
+
     def sets(self, kind, dtype=np.float64):
         """Parameter sets valid for `kind` (from_output may forbid some) and representable in
         dtype (a finite value that overflows float16 is skipped there)."""
@@ -321,7 +328,13 @@ class Op:
             return all(np.isfinite(c) or not np.isfinite(v)
                        for c, v in zip(cast_params(p, dtype), p))
         return tuple(p for p in self.param_sets
-                     if (kind != "from_output" or self.fo_valid(*p)) and fits(p))
+                     if (kind != "from_output" or self.fo_ok(p, dtype)) and fits(p))
+
+    def fo_ok(self, params, dtype=np.float64):
+        """Whether from_output takes these parameters (scalars or arrays) for dtype's outputs."""
+        p = [np.asarray(q, np.float64) for q in params]
+        with np.errstate(invalid="ignore"):
+            return bool(np.all(self.fo_valid(*p)) and np.all(self.fo_valid_in(np.dtype(dtype), *p)))
 
     def nonparam(self):
         return not self.params
@@ -875,11 +888,6 @@ def _gelu_hard(dt):
     return [*_transcendental_hard(dt), *_around(dt, *pieces, *tail), *_root_hard(dt, GELU_ROOT)]
 
 
-def _times(a, b):
-    with np.errstate(over="ignore"):
-        return a * b
-
-
 def _exclude_subnormal(y):
     return np.abs(y) >= np.finfo(y.dtype).smallest_normal
 
@@ -1033,7 +1041,8 @@ SOFTPLUS = Op(
     dfy=_softplus_dy,
     params=("beta", "threshold"),
     defaults=(1.0, 20.0),
-    param_sets=((1.0, 20.0), (2.0, 10.0), (0.7, 20.0), (1.0, np.inf), (1e-3, 20.0), (-0.5, 20.0)),
+    param_sets=((1.0, 20.0), (2.0, 10.0), (0.7, 20.0), (1.0, np.inf), (1e-3, 20.0), (-0.5, 20.0),
+                (1.0, 40.0), (0.7, 37.5)),
     ulp=_TRANSCENDENTAL,
     numpy={"forward": _np(lambda x, b, t: np.where(x * b > t, x, np.logaddexp(0, x * b) / b)),
            "backward": _np(lambda g, x, b, t: np.where(
@@ -1043,12 +1052,13 @@ SOFTPLUS = Op(
     # the threshold is a jump of the derivative (sigma(20) = 1 - 2e-9 below, 1 above)
     kinks=lambda b, t: (t / b,) if math.isfinite(t / b) else (),
     hard=lambda dt, b, t: [*_transcendental_hard(dt), *_transcendental_hard(dt, b)],
-    # -expm1(-beta y) has c = beta y e^-beta y / (1 - e^-beta y) <= 1 (y > 0). Excluded: where
-    # y * beta > threshold but x * beta is not (y = x + log1p(e^-x) is a little larger than x:
-    # from y the gradient is g, from x g sigmoid(beta x), 2e-9 relative below at 20, ~1e7 float64
-    # ULP), and a subnormal y (x -> -inf), which has lost its relative precision. Roundings: beta y
+    # -expm1(-beta y) has c = beta y e^-beta y / (1 - e^-beta y) <= 1 (y > 0). Excluded: a
+    # subnormal y (x -> -inf), which has lost its relative precision. Roundings: beta y
     # (times c), expm1 (measured 1.09 ULP: < 3u), g *: 4 + 8 + 1 + 3 + 1 = 17 steps.
-    fo_keep=lambda x, y, b, t: _exclude_subnormal(y) & ~((_times(x, b) <= t) & (_times(y, b) > t)),
+    # from y only from thresholds where 1 - sigmoid(threshold) rounds away (the wrapper refuses
+    # less): below, outputs just above the threshold come from both sides of it
+    fo_valid_in=lambda dt, b, t: t >= {"e": 8.32, "f": 17.33, "d": 37.43}[dt.char],
+    fo_keep=lambda x, y, b, t: _exclude_subnormal(y),
     fo_steps=17,
     conventions=((0.0, None, math.log(2), Fraction(1, 2)), (np.inf, None, np.inf, 1),
                  (-np.inf, None, 0.0, None), (25.0, None, 25.0, 1), (1e30, None, 1e30, 1),

@@ -112,6 +112,42 @@ def test_errors_are_raised_when_the_graph_is_built():
             relukit.prelu_weight_grad(x[:1], x, WEIGHT)
         with pytest.raises(ValueError, match="6 channels"):
             relukit.prelu_weight_grad(x, x, WEIGHT, axis=0)
+        # bias_act, bias_act_backward and dead_units: the NumPy path's checks, before any task
+        b = np.ones(SHAPE[-1])
+        for bad_bias in (np.ones(1), 0.5, np.ones((1, SHAPE[-1]))):
+            with pytest.raises(ValueError, match="bias must be 1-D"):
+                relukit.bias_act(x, bad_bias)
+        with pytest.raises(ValueError, match="unknown act"):
+            relukit.bias_act(x, b, "foo")
+        with pytest.raises(ValueError, match="single number"):
+            relukit.bias_act(x, b, "leaky_relu", negative_slope=np.full(SHAPE[-1], 0.1))
+        with pytest.raises(ValueError, match="one shape"):
+            relukit.bias_act_backward(x[:1], x, b)
+        with pytest.raises(ValueError, match="no backward from its output"):
+            relukit.bias_act_backward(x, x, b, "gelu", from_output=True)
+        for call_with_out in (lambda o: relukit.bias_act(x, b, out=o),
+                              lambda o: relukit.bias_act_backward(x, x, b, out=o)):
+            with pytest.raises(TypeError, match="out= is for NumPy arrays"):
+                call_with_out(np.empty(SHAPE))
+        with pytest.raises(ValueError, match="non-empty batch"):
+            relukit.dead_units(da.zeros((0, 3)))
+        with pytest.raises(ValueError, match="non-empty batch"):
+            relukit.dead_units(x, axis=())
+        with pytest.raises(TypeError, match="real numbers"):
+            relukit.dead_units(x.astype(np.complex128))
+
+
+def test_bias_act_integers_do_not_wrap_and_gelu_forms_resolve():
+    """int8 x and bias are cast before the sum, as in the NumPy path; act="gelu_erf" (a raw ufunc
+    name the NumPy path takes) works too."""
+    x, b = np.array([[100, -100]], np.int8), np.array([100, -100], np.int8)
+    lazy = relukit.bias_act(da.from_array(x), b)
+    _support.assert_same_bits(lazy.compute(), relukit.bias_act(x, b))
+    assert float(lazy.compute()[0, 0]) == 200.0
+    xf = _operands(1, np.float32, seed=9)[0]
+    for act in ("gelu_erf", "gelu_tanh"):
+        _support.assert_same_bits(relukit.bias_act(da.from_array(xf, chunks=CHUNKS), np.ones(44), act)
+                                  .compute(), relukit.bias_act(xf, np.ones(44), act))
 
 
 @pytest.mark.parametrize("act, params", [("relu", {}), ("leaky_relu", {"negative_slope": 0.1}),

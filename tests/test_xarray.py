@@ -86,6 +86,19 @@ def test_alignment_follows_xarray():
         relukit.rrelu_backward(g, x, training=True, seed=3)
 
 
+def test_bias_act_with_a_labelled_bias():
+    """A DataArray bias is added by dimension name, as in the unfused act(x + bias)."""
+    (x,) = _labelled(np.float64, 1)
+    bias = xr.DataArray(np.linspace(-1, 1, x.sizes["channel"]), dims="channel")
+    with np.errstate(all="ignore"):
+        want = relukit.gelu(x + bias)
+    got = relukit.bias_act(x, bias, "gelu")
+    xr.testing.assert_identical(got.drop_attrs(), want.drop_attrs())
+    dx, dbias = relukit.bias_act_backward(x, x, bias, "gelu", axis=1)
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(dx.values, relukit.gelu_backward(x.values, (x + bias).values))
+
+
 def test_keep_attrs_option_is_honoured():
     (x,) = _labelled(np.float64, 1)
     with xr.set_options(keep_attrs=False):

@@ -1169,28 +1169,55 @@ def softplus_backward_from_output(g, y, beta=1.0, threshold=20.0, **kwargs):
     beta : float or array_like, default 1.0
         Must not be 0.
     threshold : float or array_like, default 20.0
+        Needs ``threshold >= 8.32`` for float16 outputs, ``17.33`` for float32 and ``37.43`` for
+        float64 (else ValueError); ``inf`` (no linear part) always works.
     {ufunc_keywords_out_g}
 
     {returns}
 
     Notes
     -----
-    ``exp(beta * y) = 1 + exp(beta * x)``, so ``sigmoid(beta * x) = -expm1(-beta * y)``. The
-    threshold is tested on y, which lies above x: in the sliver just below the threshold where
-    ``beta * y`` exceeds it and ``beta * x`` does not (``log1p(exp(-threshold))`` wide, 2e-9 for the
-    default) this gives ``g`` where ``softplus_backward`` gives ``g * sigmoid(beta * x)``.
+    ``exp(beta * y) = 1 + exp(beta * x)``, so ``sigmoid(beta * x) = -expm1(-beta * y)``. Past the
+    threshold the forward is x itself, so outputs just above ``threshold / beta`` come both from
+    inputs below it (``y = softplus(x)`` exceeds x by ``log1p(exp(-threshold)) / beta``) and
+    from inputs above it (``y = x``), whose gradients differ by ``1 - sigmoid(threshold)``. That
+    difference rounds away only from ``threshold = (p + 1) ln 2`` on, p the dtype's precision
+    (11, 24, 53 bits): below, y does not give the gradient, and the call is refused. The default
+    threshold of 20 is enough for float16 and float32, not for float64.
 
     Examples
     --------
     >>> import numpy as np, relukit
     >>> x = np.array([-50.0, 0.0, 50.0])
-    >>> relukit.softplus_backward_from_output(np.ones_like(x), relukit.softplus(x))
+    >>> y = relukit.softplus(x, threshold=40.0)
+    >>> relukit.softplus_backward_from_output(np.ones_like(x), y, threshold=40.0)
     array([1.92874985e-22, 5.00000000e-01, 1.00000000e+00])
     """
     _check_softplus(beta)
+    if not (type(threshold) is float and threshold >= 37.43):   # enough for every dtype
+        _check_softplus_from_output(g, y, beta, threshold, kwargs.get("dtype"))
     if kwargs:
         return _u.softplus_backward_from_output_ufunc(g, y, beta, threshold, **kwargs)
     return _u.softplus_backward_from_output_ufunc(g, y, beta, threshold)
+
+
+# From these thresholds on 1 - sigmoid(threshold) < 2**-(p + 1), so the gradients on the two sides
+# of the threshold round alike (float16 is computed in float32, then rounded to 11 bits)
+_SOFTPLUS_FROM_OUTPUT_THRESHOLDS = {"e": 8.32, "f": 17.33, "d": 37.43}
+
+
+def _check_softplus_from_output(g, y, beta, threshold, dtype):
+    if dtype is None:
+        # the loop NumPy will pick: the operands' dtypes (not their data: a dask array stays lazy)
+        dtype = np.result_type(*(getattr(a, "dtype", a) for a in (g, y, beta, threshold)))
+    dtype = np.dtype(dtype)
+    least = _SOFTPLUS_FROM_OUTPUT_THRESHOLDS.get(dtype.char, 37.43)
+    if not _holds(ge, threshold, least):
+        raise ValueError(
+            f"softplus_backward_from_output needs threshold >= {least} for {dtype.name} outputs: "
+            f"below it, outputs just above the threshold come from inputs on both sides of it, "
+            f"whose gradients differ by 1 - sigmoid(threshold); use softplus_backward(g, x), or "
+            f"threshold=inf")
 
 
 @cython.ccall

@@ -119,26 +119,31 @@ def _rrelu_block(x, g=None, *, row, lower, upper, seed, backward, block_info=Non
 
 
 # ---- the fused and reducing helpers: their unfused expressions, which the libraries keep lazy ----
-def _channel_bias(x, bias, axis):
+def _biased(x, bias, axis, dtype):
+    """x + bias in dtype (integers cast first, so nothing wraps around), the bias along axis; a
+    labelled bias by its dimension names, as xarray adds it."""
+    x = x.astype(dtype)
+    if labelled(bias):
+        return x + bias.astype(dtype)
     shape = [1] * np.ndim(x)
     shape[np.lib.array_utils.normalize_axis_index(axis, np.ndim(x))] = -1
-    return bias.reshape(shape) if hasattr(bias, "reshape") else np.reshape(bias, shape)
+    bias = bias.astype(dtype) if hasattr(bias, "astype") else np.asarray(bias, dtype)
+    return x + bias.reshape(shape)
 
 
-def bias_act(x, bias, act, axis, params):
-    return getattr(_api, act)(x + _channel_bias(x, bias, axis), **params)
+def bias_act(x, bias, axis, dtype, ufunc, values):
+    """bias_act's unfused expression, after its checks (_fused): ufunc(x + bias, *values)."""
+    return ufunc(_biased(x, bias, axis, dtype), *values)
 
 
-def bias_act_backward(g, x, bias, act, axis, from_output, params):
-    if from_output:
-        dx = getattr(_api, f"{act}_backward_from_output")(g, x, **params)
-    else:
-        dx = getattr(_api, f"{act}_backward")(g, x + _channel_bias(x, bias, axis), **params)
+def bias_act_backward(g, x, bias, axis, from_output, dtype, ufunc, values):
+    dx = ufunc(g, x if from_output else _biased(x, bias, axis, dtype), *values)
     axis = np.lib.array_utils.normalize_axis_index(axis, np.ndim(x))
     others = tuple(a for a in range(np.ndim(x)) if a != axis)
     return dx, dx.sum(axis=others) if others else dx
 
 
 def dead_units(x, axis, per_unit):
+    """The unfused expression, after dead_units' checks (_masks)."""
     dead = ~(x > 0).any(axis=axis)          # NaN > 0 is False: NaN counts as not positive
     return dead if per_unit else dead.mean()

@@ -93,6 +93,22 @@ def _prepare(x, bias, axis, what, *others):
     return x, dtype, bias_c, (outer, channels, inner)
 
 
+def _check_lazy(x, bias, axis, out, what, *others):
+    """The NumPy path's checks for dask and xarray operands, from their shapes and dtypes alone
+    (nothing is computed); returns the dtype. A labelled (xarray) bias is added by dimension name,
+    as in the unfused ``x + bias``."""
+    if out is not None:
+        raise TypeError(f"{what}: out= is for NumPy arrays; with dask or xarray operands the "
+                        f"result is a new lazy or labelled object")
+    dtypes = [a.dtype if hasattr(a, "dtype") else np.asarray(a).dtype for a in (x, bias, *others)]
+    dtype = float_dtype(np.result_type(*dtypes), what)
+    if not _chunked.labelled(bias):
+        _layout(x, np.asarray(bias) if not hasattr(bias, "ndim") else bias, axis, what)
+    elif np.ndim(x) == 0:
+        raise ValueError(f"{what}: x must have at least one dimension (the channel axis)")
+    return dtype
+
+
 def _output(out, x, dtype, inputs, what):
     """The array the kernel writes: out itself when it is C-contiguous and overlaps no input other
     than as exactly that input (elementwise in place is safe), else a new array."""
@@ -152,7 +168,9 @@ def bias_act(x, bias, act="relu", axis=-1, out=None, **params):
            [ 1.  , -0.4 ]])
     """
     if _chunked.handles(x, bias):
-        return _chunked.bias_act(x, bias, act, axis, params)
+        dtype = _check_lazy(x, bias, axis, out, "bias_act")
+        name, values = _resolve(act, params, dtype, "", "bias_act")
+        return _chunked.bias_act(x, bias, axis, dtype, _api._ufuncs[name], values)
     x, dtype, bias_c, layout = _prepare(x, bias, axis, "bias_act")
     name, values = _resolve(act, params, dtype, "", "bias_act")
     xc = np.ascontiguousarray(x, dtype=dtype)
@@ -201,13 +219,19 @@ def bias_act_backward(g, x, bias, act="relu", axis=-1, from_output=False, out=No
     >>> db
     array([1., 1.])
     """
+    kind = "_backward_from_output" if from_output else "_backward"
     if _chunked.handles(g, x, bias):
-        return _chunked.bias_act_backward(g, x, bias, act, axis, from_output, params)
+        dtype = _check_lazy(x, bias, axis, out, "bias_act_backward", g)
+        if np.shape(g) != np.shape(x) and not _chunked.labelled(g, x):
+            raise ValueError(f"bias_act_backward needs g and x of one shape, got {np.shape(g)} and "
+                             f"{np.shape(x)}")
+        name, values = _resolve(act, params, dtype, kind, "bias_act_backward")
+        return _chunked.bias_act_backward(g, x, bias, axis, from_output, dtype, _api._ufuncs[name],
+                                          values)
     g = np.asarray(g)
     x, dtype, bias_c, layout = _prepare(x, bias, axis, "bias_act_backward", g)
     if g.shape != x.shape:
         raise ValueError(f"bias_act_backward needs g and x of one shape, got {g.shape} and {x.shape}")
-    kind = "_backward_from_output" if from_output else "_backward"
     name, values = _resolve(act, params, dtype, kind, "bias_act_backward")
     xc = np.ascontiguousarray(x, dtype=dtype)
     gc = np.ascontiguousarray(g, dtype=dtype)

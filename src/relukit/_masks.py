@@ -144,8 +144,9 @@ def relu_backward_mask(g, mask, out=None):
     Returns
     -------
     ndarray
-        Equal to ``relu_backward(g, x)`` for every non-NaN x, bit for bit: a dead unit gives 0
-        whatever ``g`` holds (also NaN or inf). For NaN x it differs: ``relu_backward`` gives NaN,
+        In g's float dtype (the mask has none of its own). Equal to ``relu_backward(g, x)`` for
+        every non-NaN x, bit for bit, where x is no wider than g: a dead unit gives 0 whatever
+        ``g`` holds (also NaN or inf). For NaN x it differs: ``relu_backward`` gives NaN,
         while one bit cannot tell NaN from "not positive", so this gives 0 (the forward's NaN
         output still reaches the loss).
 
@@ -190,14 +191,17 @@ def dead_units(pre_activation, axis=0, per_unit=False):
     >>> relukit.dead_units(x, per_unit=True)
     array([ True, False,  True])
     """
-    if _chunked.handles(pre_activation):
-        return _chunked.dead_units(pre_activation, axis, per_unit)
-    x = np.asarray(pre_activation)
+    lazy = _chunked.handles(pre_activation)
+    x = pre_activation if lazy else np.asarray(pre_activation)
     dtype = float_dtype(x.dtype, "dead_units: pre_activation")
     axes = np.lib.array_utils.normalize_axis_tuple(axis, x.ndim, "axis")
     if any(x.shape[a] == 0 for a in axes) or not axes:
         raise ValueError(f"dead_units needs a non-empty batch along axis {axis} "
                          f"(pre_activation has shape {x.shape})")
+    if lazy:
+        if not per_unit and 0 in [n for a, n in enumerate(x.shape) if a not in axes]:
+            raise ValueError(f"dead_units: no units left outside axis {axis} (shape {x.shape})")
+        return _chunked.dead_units(x, axis, per_unit)
     # fmax ignores NaN unless a unit is all NaN; `> 0` then makes NaN not positive
     dead = ~(np.fmax.reduce(x.astype(dtype, copy=False), axis=axes) > 0)
     if per_unit:

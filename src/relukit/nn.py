@@ -159,20 +159,22 @@ class Layer:
 class _Elementwise(Layer):
     """An op whose backward takes the saved output, or else the saved input."""
 
-    def _from_output(self):
-        """The backward from the output, when the op has one and these parameters allow it."""
+    def _from_output(self, dtype):
+        """The backward from the output, when the op has one and these parameters allow it for
+        outputs of this dtype."""
         backward = getattr(relukit, f"{self.op}_backward_from_output", None)
         if backward is None:
             return None
         try:
-            backward(np.empty(0), np.empty(0), **self._kwargs())
+            backward(np.empty(0, dtype), np.empty(0, dtype), **self._kwargs())
         except ValueError:           # e.g. ELU with alpha < 0: y no longer tells the sides apart
             return None
         return backward
 
     def _forward(self, x, out):
         forward, kwargs = getattr(relukit, self.op), self._kwargs()
-        if self._from_output() is not None:
+        # decided before an in-place forward overwrites x; on the dtype the forward will give
+        if self._from_output(forward(np.empty(0, x.dtype), **kwargs).dtype) is not None:
             y = forward(x, **kwargs, **out)
             self._save("output", y)
         else:
@@ -183,7 +185,7 @@ class _Elementwise(Layer):
     def _backward(self, grad):
         kwargs = self._kwargs()
         if self.saved == "output":
-            return self._from_output()(grad, self._saved, **kwargs)
+            return getattr(relukit, f"{self.op}_backward_from_output")(grad, self._saved, **kwargs)
         return getattr(relukit, f"{self.op}_backward")(grad, self._saved, **kwargs)
 
 
@@ -277,7 +279,7 @@ _EXAMPLES = {
              "array([-0.09078425,  0.5       ,  1.04129415])", "input"),
     "Mish": ("", "array([-0.25250148,  0.        ,  1.40337827])",
              "array([-0.10835509,  0.6       ,  1.08848799])", "input"),
-    "Softplus": ("", "array([0.12692801, 0.69314718, 1.70141328])",
+    "Softplus": ("threshold=40.0", "array([0.12692801, 0.69314718, 1.70141328])",
                  "array([0.11920292, 0.5       , 0.81757448])", "output"),
     "Hardswish": ("", "array([-0.33333333,  0.        ,  1.125     ])",
                   "array([-0.16666667,  0.5       ,  1.        ])", "input"),
@@ -473,11 +475,6 @@ class RReLU(_Masked):
     def _check(self):
         _api._check_rrelu(self.lower, self.upper)
 
-    def _rule(self):
-        if self.training:
-            return _ABOVE_ZERO, (_masks.DEAD_NOISE, None)
-        return _ABOVE_ZERO, (_masks.DEAD_SLOPE, (self.lower + self.upper) / 2)
-
     def _forward(self, x, out):
         mask = _masks.pack(x, *_ABOVE_ZERO, what="RReLU")
         self._step_seed = int(self._rng.integers(2**63)) if self.training else None
@@ -487,9 +484,11 @@ class RReLU(_Masked):
         return y
 
     def _backward(self, grad):
-        if self._step_seed is None:        # the forward ran in eval mode
-            return super()._backward(grad)
+        # the mode of the last forward, whatever train() or eval() said since
         grad = grad.astype(np.result_type(grad.dtype, self._dtype), copy=False)
+        if self._step_seed is None:
+            return _masks.unpack(grad, self._saved, _masks.DEAD_SLOPE,
+                                 slope=(self.lower + self.upper) / 2, what="RReLU")
         return _masks.unpack(grad, self._saved, _masks.DEAD_NOISE, key=_api._rrelu_key(self._step_seed),
                              lower=self.lower, upper=self.upper, what="RReLU")
 
