@@ -177,6 +177,66 @@ def test_points_once_past_the_bound(name, kind, operands, params):
         err.max() <= op.ulp[kind], _describe(op, kind, data, p, hi, got, [0], err)
 
 
+_BIG = float(np.finfo(np.float64).max) / 2
+# Extreme parameters where an audit (session 13) found results off by far more than the bound:
+# (op, kind, dtype, data operands, parameters). The kernels now scale, clamp or shortcut there.
+EXTREME_PARAMETERS = [
+    # elu's g alpha beyond 2^1024: e^x was clamped at x = -1500
+    ("elu", "backward", F64, ([1e300], [-1600.0]), (1e300,)),
+    ("elu", "backward", F64, ([_BIG], [-2000.0]), (1e30,)),
+    ("elu", "backward", F64, ([1e30], [-1510.0]), (1e300,)),
+    # celu: a tiny x / alpha, which lost its digits as a float (or underflowed), times alpha
+    ("celu", "forward", F32, ([-1e-30],), (1e30,)),
+    ("celu", "forward", F32, ([-2e-38],), (1e10,)),
+    ("celu", "forward", F32, ([-1.7866754e-38],), (1e5,)),
+    ("celu", "forward", F64, ([-3.5e-307],), (1e20,)),
+    ("celu", "forward", F64, ([-1e-290],), (1e30,)),
+    ("celu", "forward", F64, ([-1e-300],), (-1e30,)),
+    # celu: alpha beyond 2^+-900, where x / alpha's rounding error was not put back
+    ("celu", "backward", F64, ([1.0], [-6.772255639097745e302]), (1e300,)),
+    ("celu", "backward", F64, ([1e300], [-1.0976753507014027e303]), (1e300,)),
+    ("celu", "backward", F64, ([1.0], [-3.800125852378511e301]), (-1e300,)),
+    ("celu", "forward", F64, ([-1.342685370741492e301],), (-1e300,)),
+    ("celu", "forward", F64, ([-4.336673346693385e-309],), (-1e-310,)),
+    # softplus with no threshold where beta x overflows: x, not inf
+    ("softplus", "forward", F64, ([1e300],), (1e10, np.inf)),
+    ("softplus", "forward", F64, ([float(np.finfo(np.float64).max)],), (2.0, np.inf)),
+    # squareplus with a subnormal b, or a g near the largest float
+    ("squareplus", "forward", F64, ([-1e-200],), (5e-324,)),
+    ("squareplus", "forward", F64, ([1.397819850203395e-162],), (1e-320,)),
+    ("squareplus", "backward", F64, ([_BIG], [-0.5]), (1e-300,)),
+    ("squareplus", "backward", F64, ([_BIG], [-5.797556541672845e279]), (1e-45,)),
+    ("squareplus", "backward", F64, ([_BIG], [-8.3806490829394825e301]), (1e-10,)),
+    ("squareplus", "backward", F64, ([1e-30], [-3.9069670840537536e295]), (1e300,)),
+    ("squareplus", "from_output", F64, ([1.0], [1.2225173122167927e-162]), (5e-324,)),
+    ("squareplus", "from_output", F64, ([_BIG], [6.321530803534056e-301]), (1e-300,)),
+    ("squareplus", "from_output", F64, ([1.0], [8.329954142300232e-163]), (1e-40,)),
+]
+
+
+@pytest.mark.parametrize("name,kind,dtype,data,params", EXTREME_PARAMETERS,
+                         ids=lambda v: v if isinstance(v, str) else None)
+def test_extreme_parameters(name, kind, dtype, data, params):
+    op = {op.name: op for op in OPS}[name]
+    _need_backend(op, np.dtype(dtype))
+    data = [np.array(a, dtype) for a in data]
+    p = cast_params(params, dtype)
+    got = op.call(kind, data, p)
+    hi, _, care = reference(op, kind, data, p, dtype)
+    assert care.all()
+    steps = steps_from_exact(got, hi, dtype)
+    assert (steps <= op.ulp[kind]).all(), f"{name} {kind}{tuple(params)}: {got} against {hi}"
+
+
+def test_rrelu_eval_slope_does_not_overflow():
+    """(lower + upper) / 2 of two huge bounds is their mean, not inf (the halves' sum)."""
+    x = np.array([-1.0])
+    assert relukit.rrelu(x, 1.7e308, 1.7e308)[0] == -1.7e308
+    assert relukit.rrelu_backward(np.ones(1), x, 1.7e308, 1.7e308)[0] == 1.7e308
+    x32 = x.astype(F32)
+    assert relukit.rrelu(x32, F32.type(3.4e38), F32.type(3.4e38))[0] == -F32.type(3.4e38)
+
+
 @pytest.mark.parametrize("op", [op for op in OPS if op.params and op.defaults is not None],
                          ids=lambda op: op.name)
 def test_defaults_are_the_documented_ones(op):

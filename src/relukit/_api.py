@@ -810,7 +810,7 @@ def softshrink_backward_from_output(g, y, lambd=0.5, **kwargs):
 @cython.ccall
 def _check_b(b):
     # an infinite b makes b / (2 (sqrt(x^2 + b) - x)), the form for x < 0, inf / inf
-    if not (type(b) is float and 0.0 < b < math.inf):
+    if not (type(b) is float and 0.0 < b < 1.8e308):
         _require(gt, b, 0.0, "squareplus needs b > 0")
         _require(lt, b, math.inf, "squareplus needs a finite b")
 
@@ -1194,13 +1194,18 @@ def softplus_backward_from_output(g, y, beta=1.0, threshold=20.0, **kwargs):
     array([1.92874985e-22, 5.00000000e-01, 1.00000000e+00])
     """
     _check_softplus(beta)
-    if not (type(threshold) is float and threshold >= 37.43):   # enough for every dtype
+    # enough for every dtype, or (the default 20) for float32 and float16 arrays: no dtype look-up
+    if not (type(threshold) is float and (threshold >= 37.43 or (
+            threshold >= 17.33 and type(beta) is float and type(y) is _NDARRAY
+            and type(g) is _NDARRAY and (y.dtype is _FLOAT32 or y.dtype is _FLOAT16)
+            and g.dtype is y.dtype and "dtype" not in kwargs))):
         _check_softplus_from_output(g, y, beta, threshold, kwargs.get("dtype"))
     if kwargs:
         return _u.softplus_backward_from_output_ufunc(g, y, beta, threshold, **kwargs)
     return _u.softplus_backward_from_output_ufunc(g, y, beta, threshold)
 
 
+_NDARRAY, _FLOAT32, _FLOAT16 = np.ndarray, np.dtype(np.float32), np.dtype(np.float16)
 # From these thresholds on 1 - sigmoid(threshold) < 2**-(p + 1), so the gradients on the two sides
 # of the threshold round alike (float16 is computed in float32, then rounded to 11 bits)
 _SOFTPLUS_FROM_OUTPUT_THRESHOLDS = {"e": 8.32, "f": 17.33, "d": 37.43}
@@ -1559,11 +1564,22 @@ def _prelu_channel_sums(g, x, axis, dtype):
 # ---- rrelu: leaky_relu with a random slope per element in training --------------------------------
 @cython.ccall
 def _check_rrelu(lower, upper):
-    if type(lower) is float and type(upper) is float and 0.0 <= lower <= upper < math.inf:
+    if type(lower) is float and type(upper) is float and 0.0 <= lower <= upper < 1.8e308:
         return                                  # the common call, at a tenth of the cost
     _require(ge, lower, 0.0, "rrelu needs lower >= 0")
     _require(le, lower, upper, "rrelu needs lower <= upper")
     _require(lt, upper, math.inf, "rrelu needs a finite upper")
+
+
+@cython.ccall
+def _mean_slope(lower, upper):
+    """rrelu's slope out of training, (lower + upper) / 2, without the sum overflowing: where it
+    would, the halves' sum (the same value: halving is exact there)."""
+    if type(lower) is float and type(upper) is float and upper < 8.98846567431158e307:   # 2^1023
+        return (lower + upper) / 2
+    with np.errstate(over="ignore"):
+        mean = np.divide(np.add(lower, upper), 2)
+    return np.where(np.isinf(mean), np.divide(lower, 2) + np.divide(upper, 2), mean)[()]
 
 
 def _rrelu_key(seed):
@@ -1635,8 +1651,8 @@ def rrelu(x, lower=1 / 8, upper=1 / 3, training=False, seed=None, **kwargs):
     if training:
         return _rrelu_train(None, x, lower, upper, seed, False, **kwargs)
     if kwargs:
-        return _u.leaky_relu_ufunc(x, (lower + upper) / 2, **kwargs)
-    return _u.leaky_relu_ufunc(x, (lower + upper) / 2)
+        return _u.leaky_relu_ufunc(x, _mean_slope(lower, upper), **kwargs)
+    return _u.leaky_relu_ufunc(x, _mean_slope(lower, upper))
 
 
 def rrelu_backward(g, x, lower=1 / 8, upper=1 / 3, training=False, seed=None, **kwargs):
@@ -1674,8 +1690,8 @@ def rrelu_backward(g, x, lower=1 / 8, upper=1 / 3, training=False, seed=None, **
     if training:
         return _rrelu_train(g, x, lower, upper, seed, True, **kwargs)
     if kwargs:
-        return _u.leaky_relu_backward_ufunc(g, x, (lower + upper) / 2, **kwargs)
-    return _u.leaky_relu_backward_ufunc(g, x, (lower + upper) / 2)
+        return _u.leaky_relu_backward_ufunc(g, x, _mean_slope(lower, upper), **kwargs)
+    return _u.leaky_relu_backward_ufunc(g, x, _mean_slope(lower, upper))
 
 
 def rrelu_backward_from_output(g, y, lower=1 / 8, upper=1 / 3, training=False, seed=None,

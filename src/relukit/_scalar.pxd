@@ -251,11 +251,14 @@ cdef inline real sparse_plus_backward_from_output(real g, real y) noexcept nogil
 
 # ---- squareplus: (x + sqrt(x**2 + b)) / 2; derivative (1 + x / sqrt(x**2 + b)) / 2 ------------------
 cdef inline double squareplus_root(double x, double b) noexcept nogil:
-    """sqrt(x*x + b) without overflow: beyond 2**500 both terms are scaled by powers of two
-    (exact), so b counts whatever its size. float32 values never come near that."""
+    """sqrt(x*x + b) without overflow or underflow: beyond 2**500 both terms are scaled down by
+    powers of two (exact), so b counts whatever its size; below 2**-500 with b below 2**-900
+    (x*x would lose its digits in the subnormals) both are scaled up. float32 values never come
+    near either."""
     cdef double big = fabs(x) > 3.273390607896142e150          # 2**500
-    cdef double down = 2.409919865102884e-181 if big else 1.0  # 2**-600
-    cdef double up = 4.149515568880993e180 if big else 1.0     # 2**600
+    cdef double small = (fabs(x) < 3.054936363499605e-151) & (b < 1.4708983551653345e-271)
+    cdef double down = 2.409919865102884e-181 if big else (4.149515568880993e180 if small else 1.0)
+    cdef double up = 4.149515568880993e180 if big else (2.409919865102884e-181 if small else 1.0)
     cdef double xs = x * down
     return up * sqrt(xs * xs + (b * down) * down)
 
@@ -280,18 +283,19 @@ cdef inline real squareplus_forward(real x, real b) noexcept nogil:
 
 cdef inline real squareplus_forward_careful(real x, real b) noexcept nogil:
     # x >= 0: x/2 + s/2 (x + s may overflow); x < 0: the sum cancels, and b / (2 (s - x)) is the
-    # same value, written with halves so that s - x cannot overflow. float32 (the lean form's rare
-    # elements) runs in double.
+    # same value, written with halves so that s - x cannot overflow, and b / h <= 2 sqrt(b) formed
+    # before the quarter, which a subnormal b would lose. float32 (the lean form's rare elements)
+    # runs in double.
     cdef double w = x, s = squareplus_root(w, b)
-    return <real>(w * 0.5 + s * 0.5 if w >= 0 else (b * 0.25) / (s * 0.5 - w * 0.5))
+    return <real>(w * 0.5 + s * 0.5 if w >= 0 else (b / (s * 0.5 - w * 0.5)) * 0.25)
 
 cdef inline bint squareplus_backward_rare(real g, real x, real b) noexcept nogil:
     # float32, also where the slope b / (4 x^2) nears the subnormals (g d must round once)
     if real is float:
         return squareplus_forward_rare(x, b) | (x * x > b * <float>3.3230699894622794e35)   # 2^118
-    # float64: where x^2 or b is huge, or the slope b / (4 x^2) nears the subnormals (<= 2.5e-290
-    # once x^2 > 1e289 b)
-    return (fabs(x) > 1e150) | (b > 1e307) | (x * x > b * 1e289)
+    # float64: where x^2 or b is huge, b tiny (below 2^-900: x^2 may be as tiny, and lose its
+    # digits), or the slope b / (4 x^2) nears the subnormals (<= 2.5e-290 once x^2 > 1e289 b)
+    return (fabs(x) > 1e150) | (b > 1e307) | (b < 1.4708983551653345e-271) | (x * x > b * 1e289)
 
 cdef inline real squareplus_backward_lean(real g, real x, real b) noexcept nogil:
     # float32 in float32 lanes: x >= 0: g (1/2 + (x/s)/2); x < 0: g b / (2 (x^2 + b + s |x|)), the
@@ -319,31 +323,41 @@ cdef inline real squareplus_backward_careful(real g, real x, real b) noexcept no
     # x >= 0: g (1 + x/s) / 2; x < 0: 1 + x/s cancels and equals b / (s (s - x)) = b / (2 s h)
     cdef double w = x, s = squareplus_root(w, b), h = s * 0.5 - w * 0.5
     cdef double ratio = w / s if fabs(w) < INFINITY else 1.0           # inf / inf would be NaN
-    cdef double tail = (b / s) * 0.25, slope = tail / h          # slope = b / (2 s (s - x)) <= 1/2
-    # g * slope cannot overflow; only where slope is nearly subnormal (then h >= 1) does g go in
-    # first, so that a huge g times a tiny slope keeps its digits
+    cdef double slope = ((b / s) * 0.25) / h      # slope = b / (2 s (s - x)) <= 1/2
+    # g * slope cannot overflow, and for |g| <= 1 it is as good as any order, unless a tiny b
+    # (below 2^-900) made b / s subnormal. There, and where the slope is nearly subnormal and
+    # |g| > 1 (g must not multiply the digits it lost), b / (4 s h) is formed from the mantissas of
+    # b, s and h, their exponents joining g's (scale_product), and rounded once
+    cdef double be, se, he
+    cdef double mantissas = (split_exponent(b, &be) / (split_exponent(s, &se) * split_exponent(h, &he))) * 0.25
     cdef double d = g * ((1 + ratio) * 0.5) if w >= 0 else (
-        g * slope if slope > 1e-290 else (g / h) * tail)
+        g * slope if (((slope > 1e-290) | (fabs(g) <= 1)) & (b > 1.4708983551653345e-271))
+                     | (h == INFINITY) else scale_product(g, mantissas, be - se - he))   # x = -inf: 0
     cdef double x2, sm, sme, lean
     if real is double:
         # float64, x < 0: slope's five roundings reached 4.1 ULP (1.5e5 points). The same value is
         # b / (2 (x^2 + b) + 2 s |x|), every term positive, x^2 + b carried exactly: one division.
-        # Where x^2 or b is huge, or the slope nearly subnormal, the form above stays.
+        # Where x^2 or b is huge or tiny, or the slope nearly subnormal, the form above stays.
         x2 = w * w
         sm = x2 + b
         sme = two_sum_error(x2, b, sm) + product_error(w, w, x2)
         lean = b / ((2 * sm + 2 * (s * -w)) + 2 * sme)
-        d = g * lean if (w < 0) & (w > -1e150) & (b < 1e307) & (lean > 1e-290) else d
+        d = g * lean if (w < 0) & (w > -1e150) & (b < 1e307) & (b > 1.4708983551653345e-271) & (lean > 1e-290) else d
     return keep_nan(x, <real>d)
 
 cdef inline real squareplus_backward_from_output(real g, real y, real b) noexcept nogil:
-    # with x = y - b/(4y) and s = y + b/(4y): (1 + x/s) / 2 = 4y^2 / (4y^2 + b)
-    cdef double w = y, q = 4 * w * w
-    cdef double slope = q / (q + b), g4y = g * (4 * w)
+    # with x = y - b/(4y) and s = y + b/(4y): (1 + x/s) / 2 = 4y^2 / (4y^2 + b). Every form below
+    # is homogeneous in (y, b) ~ (c y, c^2 b): a tiny y with a tiny b (4y^2 would lose its digits
+    # in the subnormals) is scaled up by 2^600; with a larger b the slope is (4y / (q + b)) y, not
+    # q / (q + b), so that a subnormal q only meets the sum, where b outweighs it
+    cdef double small = (fabs(<double>y) < 3.054936363499605e-151) & (b < 1.4708983551653345e-271)
+    cdef double w = y * (4.149515568880993e180 if small else 1.0), q = 4 * w * w
+    cdef double bs = (b * 4.149515568880993e180) * 4.149515568880993e180 if small else b
+    cdef double slope = ((4 * w) / (q + bs)) * w, g4y = g * (4 * w)
     # where the slope is nearly subnormal, g goes in before it is formed (g * 4y first unless that
     # overflows, which needs y not tiny; then 4y / (q + b) is not subnormal)
-    cdef double tiny = (g4y / (q + b)) * w if fabs(g4y) < INFINITY else (g * ((4 * w) / (q + b))) * w
-    cdef double d = (g * slope if slope > 1e-290 else tiny) if w < 1 else g / (1 + (b / (4 * w)) / w)
+    cdef double tiny = (g4y / (q + bs)) * w if fabs(g4y) < INFINITY else (g * ((4 * w) / (q + bs))) * w
+    cdef double d = (g * slope if slope > 1e-290 else tiny) if w < 1 else g / (1 + (bs / (4 * w)) / w)
     return keep_nan(y, <real>d)
 
 # ==== transcendental ops ===========================================================================
@@ -414,22 +428,26 @@ cdef inline double product_low(double x, double beta, double bx) noexcept nogil:
 
 cdef inline double quotient_low(double x, double alpha, double q) noexcept nogil:
     """x / alpha - q (to first order, exactly enough) for q = x / alpha rounded, where it is used
-    (|q| < 1600, 2^-900 < |alpha| < 2^900), else 0. x - q alpha is exact: q alpha is within an
-    ULP or two of x (Sterbenz), and Dekker recovers the product's rounding."""
-    cdef double p = q * alpha
-    cdef double ok = (fabs(q) < 1600) & (fabs(alpha) > 1.1754943508222875e-271) & (fabs(alpha) < 8.452712498170644e+270)
-    cdef double err = ((x - p) - product_error(q, alpha, p)) / alpha   # outside the select: gcc
-    return err if ok else 0.0                                   # leaves a division in a branch as control flow
+    (|q| < 1600), else 0. x - q alpha is exact: q alpha is within an ULP or two of x (Sterbenz),
+    and Dekker recovers the product's rounding. An alpha beyond 2^+-900 is scaled, with x, by
+    2^-+1000 first (exactly, but where x lands in the subnormals: then q is tiny, and its error
+    does not matter to the callers), so that Dekker's split neither overflows nor underflows."""
+    cdef double scale = 9.332636185032189e-302 if fabs(alpha) > 8.452712498170644e+270 else (
+        1.0715086071862673e+301 if fabs(alpha) < 1.1754943508222875e-271 else 1.0)   # 2^-+1000
+    cdef double xs = x * scale, a = alpha * scale
+    cdef double p = q * a
+    cdef double err = ((xs - p) - product_error(q, a, p)) / a   # outside the select: gcc leaves a
+    return err if fabs(q) < 1600 else 0.0                       # division in a branch as control flow
 
 cdef inline double times_exp(double p, double c, double a, double alo) noexcept nogil:
     """p c e^(a + alo), alo the rounding error of a, with 2^k and c's exponent folded into p's
     (scale_product): exact to a few roundings whatever the range of e^a, for any c (a zero,
-    inf or NaN c goes in as it is). Past |a| = 1500 the result is 0 or inf (or p times 0 or inf)
-    anyway."""
+    inf or NaN c goes in as it is). Past |a| = 3000 the result is 0 or inf (or p times 0 or inf)
+    anyway, even for |p c| up to 2^2048 (elu's g alpha)."""
     cdef double ce
     cdef double cm = split_exponent(c, &ce)
     cdef double whole = (c != 0) & (fabs(c) < INFINITY)
-    cdef double ac = 1500.0 if a > 1500.0 else exp_arg(a)
+    cdef double ac = 3000.0 if a > 3000.0 else (-3000.0 if a < -3000.0 else a)
     cdef double kf = _k(ac)
     cdef double m = _exp_mant(ac, alo if fabs(a) <= 1500.0 else 0.0, kf, 1.0, 0.0)
     cdef double r = scale_product(p, (cm if whole else c) * m, kf + (ce if whole else 0.0))
@@ -887,6 +905,8 @@ cdef inline real celu_forward(real x, real alpha) noexcept nogil:
         # k is in [-29, 361]: 2^k is one normal double. At x = +-0: alpha expm1(x / alpha) without
         # the expm1 (its sign, and NaN for a NaN alpha)
         y = <real>(<double>alpha * m * _pow2(<double>kf + _shift(1.0)))
+        # |q| < 2^-26: alpha expm1(q) = x (1 + q/2 + ...) rounds to x (q would underflow as floats)
+        y = x if fabs(q) < 1.4901161193847656e-08 else y
         y = x if x > 0 else (x * (alpha / alpha) if x == 0 else y)
         return celu_forward_alpha1(x, alpha) if alpha == 1 else y
     q = x / alpha
@@ -894,7 +914,8 @@ cdef inline real celu_forward(real x, real alpha) noexcept nogil:
     em = vexpm1(q)
     dq = em + (em + 1) * dq
     em = dq if fabs(em) < INFINITY else em                # inf * 0 would be NaN
-    return x if x >= 0 else alpha * em                    # (x = -0.0 stays -0.0)
+    # |q| < 2^-60: alpha expm1(q) = x (1 + q/2 + ...) rounds to x, where q may be subnormal
+    return x if (x >= 0) | (fabs(q) < 8.673617379884035e-19) else alpha * em   # (-0.0 stays)
 
 cdef inline real celu_backward(real g, real x, real alpha) noexcept nogil:
     # float64: x / alpha's rounding error carried into the reduction, e^q's exponent folded into g's
@@ -979,7 +1000,8 @@ cdef inline real softplus_forward(real x, real beta, real threshold) noexcept no
         t = x if x * beta > threshold else softplus_f32(x, beta)
     else:
         t = x * beta
-        t = x if t > threshold else softplus_scaled(t, product_low(x, beta, t), beta)
+        # beta x beyond the doubles (threshold inf): softplus is x there
+        t = x if (t > threshold) | (t == INFINITY) else softplus_scaled(t, product_low(x, beta, t), beta)
     return softplus_forward_beta1(x, beta, threshold) if beta == 1 else keep_nan(x, <real>t)
 
 cdef inline real softplus_backward(real g, real x, real beta, real threshold) noexcept nogil:

@@ -488,7 +488,7 @@ class RReLU(_Masked):
         grad = grad.astype(np.result_type(grad.dtype, self._dtype), copy=False)
         if self._step_seed is None:
             return _masks.unpack(grad, self._saved, _masks.DEAD_SLOPE,
-                                 slope=(self.lower + self.upper) / 2, what="RReLU")
+                                 slope=_api._mean_slope(self.lower, self.upper), what="RReLU")
         return _masks.unpack(grad, self._saved, _masks.DEAD_NOISE, key=_api._rrelu_key(self._step_seed),
                              lower=self.lower, upper=self.upper, what="RReLU")
 
