@@ -201,6 +201,9 @@ EXTREME_PARAMETERS = [
     # softplus with no threshold where beta x overflows: x, not inf
     ("softplus", "forward", F64, ([1e300],), (1e10, np.inf)),
     ("softplus", "forward", F64, ([float(np.finfo(np.float64).max)],), (2.0, np.inf)),
+    # softplus from its output, a huge beta: beta's exponent joins g's and y's
+    ("softplus", "from_output", F64, ([1.5e-323], [8.69e-311]), (1e300, np.inf)),
+    ("softplus", "from_output", F64, ([1e300], [1e-300]), (1e-300, np.inf)),
     # squareplus with a subnormal b, or a g near the largest float
     ("squareplus", "forward", F64, ([-1e-200],), (5e-324,)),
     ("squareplus", "forward", F64, ([1.397819850203395e-162],), (1e-320,)),

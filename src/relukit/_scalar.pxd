@@ -1018,16 +1018,17 @@ cdef inline real softplus_backward(real g, real x, real beta, real threshold) no
 cdef inline real softplus_backward_from_output(real g, real y, real beta, real threshold) noexcept nogil:
     # e^(beta y) = 1 + e^(beta x), so sigmoid(beta x) = 1 - e^(-beta y) = -expm1(-beta y).
     # float64: below |beta y| = 2^-30 that is beta y (1 - beta y / 2) to 2^-61, formed from the
-    # mantissas of g and y with their exponents added last, so that beta y in the subnormals (or
-    # g beta y beyond them) is not rounded on its own
-    cdef double s = -vexpm1(-beta * <double>y), by = beta * <double>y, gm, ge, ym, ye, tiny
+    # mantissas of g, beta and y with their exponents added last, so that beta y in the subnormals
+    # (or g beta y beyond them) is not rounded on its own
+    cdef double s = -vexpm1(-beta * <double>y), by = beta * <double>y, gm, ge, bm, be, ym, ye, tiny
     if real is float:
         return keep_nan(y, g if y * beta > threshold else <real>(g * s))
     gm = split_exponent(g, &ge)
+    bm = split_exponent(beta, &be)
     ym = split_exponent(y, &ye)
-    ge = ge + ye
-    ge = -1200.0 if ge < -1200.0 else ge                  # |gm beta ym| is O(1) (beta reasonable)
-    tiny = _ldexp((gm * (beta * ym)) * (1 - 0.5 * by), 2000.0 if ge > 2000.0 else ge)
+    ge = ge + be + ye
+    ge = -1200.0 if ge < -1200.0 else ge                  # |gm bm ym| < 8
+    tiny = _ldexp((gm * (bm * ym)) * (1 - 0.5 * by), 2000.0 if ge > 2000.0 else ge)
     tiny = tiny if (fabs(by) < 9.313225746154785e-10) & (g != 0) & (fabs(g) < INFINITY) & (y != 0) else g * s
     return keep_nan(y, g if y * beta > threshold else tiny)
 
