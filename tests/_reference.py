@@ -1057,7 +1057,7 @@ SOFTPLUS = Op(
     # (times c), expm1 (measured 1.09 ULP: < 3u), g *: 4 + 8 + 1 + 3 + 1 = 17 steps.
     # from y only from thresholds where 1 - sigmoid(threshold) rounds away (the wrapper refuses
     # less): below, outputs just above the threshold come from both sides of it
-    fo_valid_in=lambda dt, b, t: t >= {"e": 8.32, "f": 17.33, "d": 37.43}[dt.char],
+    fo_valid_in=lambda dt, b, t: t >= {"e": 8.318, "f": 17.329, "d": 37.43}[dt.char],
     fo_keep=lambda x, y, b, t: _exclude_subnormal(y),
     fo_steps=17,
     conventions=((0.0, None, math.log(2), Fraction(1, 2)), (np.inf, None, np.inf, 1),

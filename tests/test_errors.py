@@ -270,3 +270,25 @@ def test_subnormals_not_flushed(dtype):
     assert (relukit.relu_backward(x, x) == sub).all()
     # and NumPy itself still sees subnormals after the kernels ran
     assert np.float64(5e-324) / 2 == 0 and np.float64(1e-310) * 1 != 0
+
+
+# ---- softplus from its output: the threshold the output dtype needs ------------------------------
+@pytest.mark.parametrize("dtype, least", [(np.float16, 8.318), (np.float32, 17.329), (np.float64, 37.43)])
+def test_softplus_from_output_needs_a_threshold_for_its_dtype(dtype, least):
+    """Below threshold = (p + 1) ln 2 outputs just above the threshold come from both of its sides,
+    with gradients that differ by 1 - sigmoid(threshold): refused, whatever form the operands
+    take (arrays, lists, an array threshold, dtype=); from there on, the two sides round alike."""
+    g = np.ones(3, dtype)
+    y = np.array([0.5, 20.0, 45.0], dtype)
+    below, at = least - 0.01, least
+    for call in (lambda t: relukit.softplus_backward_from_output(g, y, threshold=t),
+                 lambda t: relukit.softplus_backward_from_output(g, y, 1.0, np.full(3, t, dtype)),
+                 lambda t: relukit.softplus_backward_from_output(g.tolist(), y.tolist(), 1.0, t,
+                                                                 dtype=dtype)):
+        with pytest.raises(ValueError, match=f"threshold >= {least}"):
+            call(below)
+        call(at)
+    # lists are float64 arrays to NumPy: the float64 bound applies
+    with pytest.raises(ValueError, match="threshold >= 37.43"):
+        relukit.softplus_backward_from_output([1.0], [2.0], 1.0, 20.0)
+    assert relukit.softplus_backward_from_output([1.0], [2.0], 1.0, np.inf).dtype == np.float64

@@ -1169,7 +1169,7 @@ def softplus_backward_from_output(g, y, beta=1.0, threshold=20.0, **kwargs):
     beta : float or array_like, default 1.0
         Must not be 0.
     threshold : float or array_like, default 20.0
-        Needs ``threshold >= 8.32`` for float16 outputs, ``17.33`` for float32 and ``37.43`` for
+        Needs ``threshold >= 8.318`` for float16 outputs, ``17.329`` for float32 and ``37.43`` for
         float64 (else ValueError); ``inf`` (no linear part) always works.
     {ufunc_keywords_out_g}
 
@@ -1196,7 +1196,7 @@ def softplus_backward_from_output(g, y, beta=1.0, threshold=20.0, **kwargs):
     _check_softplus(beta)
     # enough for every dtype, or (the default 20) for float32 and float16 arrays: no dtype look-up
     if not (type(threshold) is float and (threshold >= 37.43 or (
-            threshold >= 17.33 and type(beta) is float and type(y) is _NDARRAY
+            threshold >= 17.329 and type(beta) is float and type(y) is _NDARRAY
             and type(g) is _NDARRAY and (y.dtype is _FLOAT32 or y.dtype is _FLOAT16)
             and g.dtype is y.dtype and "dtype" not in kwargs))):
         _check_softplus_from_output(g, y, beta, threshold, kwargs.get("dtype"))
@@ -1208,13 +1208,16 @@ def softplus_backward_from_output(g, y, beta=1.0, threshold=20.0, **kwargs):
 _NDARRAY, _FLOAT32, _FLOAT16 = np.ndarray, np.dtype(np.float32), np.dtype(np.float16)
 # From these thresholds on 1 - sigmoid(threshold) < 2**-(p + 1), so the gradients on the two sides
 # of the threshold round alike (float16 is computed in float32, then rounded to 11 bits)
-_SOFTPLUS_FROM_OUTPUT_THRESHOLDS = {"e": 8.32, "f": 17.33, "d": 37.43}
+_SOFTPLUS_FROM_OUTPUT_THRESHOLDS = {"e": 8.318, "f": 17.329, "d": 37.43}
 
 
 def _check_softplus_from_output(g, y, beta, threshold, dtype):
     if dtype is None:
-        # the loop NumPy will pick: the operands' dtypes (not their data: a dask array stays lazy)
-        dtype = np.result_type(*(getattr(a, "dtype", a) for a in (g, y, beta, threshold)))
+        # the loop NumPy will pick: the operands' dtypes (not their data: a dask array stays
+        # lazy), Python numbers as weak scalars
+        dtype = np.result_type(*(a.dtype if hasattr(a, "dtype") else
+                                 a if isinstance(a, (int, float)) else np.asarray(a).dtype
+                                 for a in (g, y, beta, threshold)))
     dtype = np.dtype(dtype)
     least = _SOFTPLUS_FROM_OUTPUT_THRESHOLDS.get(dtype.char, 37.43)
     if not _holds(ge, threshold, least):
