@@ -241,6 +241,20 @@ def test_track_dead():
     x[:, 1] = -np.abs(x[:, 1])
     conv.forward(x)
     np.testing.assert_array_equal(conv.dead, [False, True, False, False, False])
+    # a forward that fails (a read-only input to an in-place layer) leaves the tally alone
+    layer = nn.ReLU(inplace=True, track_dead=True)
+    layer.forward(np.array([[1.0, -2.0]]))
+    frozen = np.array([[-1.0, -2.0]])
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError):
+        layer.forward(frozen)
+    np.testing.assert_array_equal(layer.dead, [False, True])
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.complex64, np.bool_])
+def test_prelu_weight_dtype_must_be_float(dtype):
+    with pytest.raises(TypeError, match="float16, float32 or float64"):
+        nn.PReLU(3, dtype=dtype)
 
 
 def test_layer_errors():

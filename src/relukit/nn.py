@@ -124,11 +124,12 @@ class Layer:
         return float(np.count_nonzero(self.dead)) / self.dead.size
 
     def _track(self, x):
+        """The dead units after this batch (assigned by forward once the forward has succeeded)."""
         never = _masks.dead_units(x, axis=self.dead_axis, per_unit=True)
         if self.dead is not None and self.dead.shape != never.shape:
             raise ValueError(f"{type(self).__name__}: units of shape {never.shape} after "
                              f"{self.dead.shape}; call reset_dead() when the layer's width changes")
-        self.dead = never if self.dead is None else self.dead & never
+        return never if self.dead is None else self.dead & never
 
     # ---- forward and backward ----------------------------------------------------------------------
     def __call__(self, x):
@@ -136,10 +137,11 @@ class Layer:
 
     def forward(self, x):
         x = np.asarray(x)
-        if self.track_dead:
-            self._track(x)
+        dead = self._track(x) if self.track_dead else None    # before an in-place forward
         y = self._forward(x, {"out": x} if getattr(self, "inplace", False) else {})
         self._shape, self._dtype = y.shape, y.dtype
+        if self.track_dead:
+            self.dead = dead
         return y
 
     def backward(self, grad):
@@ -411,6 +413,9 @@ class PReLU(Layer):
         super().__init__(*args, **kwargs)
         if int(self.num_parameters) != self.num_parameters or self.num_parameters < 1:
             raise ValueError(f"PReLU needs num_parameters >= 1, got {self.num_parameters}")
+        if np.dtype(self.dtype).kind != "f":
+            raise TypeError(f"PReLU's weight must be float16, float32 or float64, got "
+                            f"{np.dtype(self.dtype)}")
         self.weight = np.full(int(self.num_parameters), self.init, dtype=self.dtype)
         self.weight_grad = None
 
