@@ -121,3 +121,43 @@ def test_prelu_channel_axis_and_weight_grad():
     assert isinstance(one, np.ndarray) and one.shape == (1,)
     np.testing.assert_array_equal(
         one, relukit.prelu_weight_grad(g.values, x.values, np.array([0.25])))
+
+
+def _dataset(arrays, offset=0):
+    """A Dataset of two variables: the first array, and its negation with the batch reversed."""
+    base = arrays[offset]
+    return xr.Dataset({"p": base, "q": -base.isel(batch=slice(None, None, -1))}, attrs={"run": 1})
+
+
+@pytest.mark.parametrize("name, kwargs", cases())
+def test_dataset_is_taken_per_variable(name, kwargs):
+    """Each data variable gets the call it would get alone, as xarray applies a ufunc to a Dataset."""
+    arrays = _labelled(np.float64, data_arity(name))
+    datasets = [_dataset(arrays, i) for i in range(len(arrays))]
+    if kwargs.get("training"):
+        with pytest.raises(TypeError, match="same slopes"):
+            call(name, datasets, kwargs)
+        return
+    result = call(name, datasets, kwargs)
+    assert isinstance(result, xr.Dataset) and list(result.data_vars) == ["p", "q"]
+    assert result.attrs == {"run": 1}
+    for var in ("p", "q"):
+        alone = call(name, [d[var] for d in datasets], kwargs)
+        xr.testing.assert_identical(result[var].drop_attrs(), alone.drop_attrs())
+
+
+def test_dataset_in_bias_act_and_dead_units():
+    g, x = (_dataset([a]) for a in _labelled(np.float64, 2))
+    bias = np.linspace(-1, 1, SHAPE[1])
+    y = relukit.bias_act(x, bias, "silu", axis=1)
+    dx, dbias = relukit.bias_act_backward(g, x, bias, "silu", axis=1)
+    dead = relukit.dead_units(x, axis=(0, 2), per_unit=True)
+    for var in ("p", "q"):
+        xr.testing.assert_identical(y[var], relukit.bias_act(x[var], bias, "silu", axis=1))
+        want_dx, want_dbias = relukit.bias_act_backward(g[var], x[var], bias, "silu", axis=1)
+        xr.testing.assert_identical(dx[var], want_dx)
+        xr.testing.assert_identical(dbias[var], want_dbias)
+        xr.testing.assert_identical(dead[var], relukit.dead_units(x[var], axis=(0, 2), per_unit=True))
+    assert float(relukit.dead_units(x)["q"]) == float(relukit.dead_units(x["q"]))
+    # only the variables both Datasets have, as in g * x
+    assert list(relukit.bias_act_backward(g[["p"]], x, bias, axis=1)[0].data_vars) == ["p"]

@@ -1424,6 +1424,8 @@ def prelu(x, weight, axis=1, **kwargs):
     array([[-0.1, -0.5],
            [ 2. , -1. ]])
     """
+    if type(x) is not np.ndarray and _chunked.has_dataset(x):    # (NumPy told cheaply: n=1)
+        return _chunked.each_variable(prelu, x, weight, axis=axis, **kwargs)
     dtype = _float_dtype("prelu", x)
     if kwargs:
         return _u.leaky_relu_ufunc(x, _channel_slopes(x, weight, axis, dtype), **kwargs)
@@ -1457,6 +1459,8 @@ def prelu_backward(g, x, weight, axis=1, **kwargs):
     array([[0.1, 0.5],
            [1. , 0.5]])
     """
+    if (type(g) is not np.ndarray or type(x) is not np.ndarray) and _chunked.has_dataset(g, x):
+        return _chunked.each_variable(prelu_backward, g, x, weight, axis=axis, **kwargs)
     dtype = _float_dtype("prelu_backward", g, x)
     if kwargs:
         return _u.leaky_relu_backward_ufunc(g, x, _channel_slopes(x, weight, axis, dtype), **kwargs)
@@ -1491,6 +1495,8 @@ def prelu_backward_from_output(g, y, weight, axis=1, **kwargs):
     array([[0.1, 0.5],
            [1. , 0.5]])
     """
+    if (type(g) is not np.ndarray or type(y) is not np.ndarray) and _chunked.has_dataset(g, y):
+        return _chunked.each_variable(prelu_backward_from_output, g, y, weight, axis=axis, **kwargs)
     dtype = _float_dtype("prelu_backward_from_output", g, y)
     slopes = _channel_slopes(y, weight, axis, dtype)
     if not np.all(slopes > 0):
@@ -1530,6 +1536,8 @@ def prelu_weight_grad(g, x, weight, axis=1):
     array([-3., -4.])
     """
     chunked = _chunked.handles(g, x)
+    if chunked and _chunked.has_dataset(g, x):
+        return _chunked.each_variable(prelu_weight_grad, g, x, weight, axis=axis)
     if not chunked:
         x, g = np.asarray(x), np.asarray(g)
     if np.shape(g) != np.shape(x) and not _chunked.labelled(g, x):  # xarray aligns them
@@ -1599,6 +1607,11 @@ def _rrelu_train(g, x, lower, upper, seed, backward, out=None, *, _first=0, **kw
                         f"got {sorted(kwargs)}")
     key = _rrelu_key(seed)
     chunked = _chunked.handles(g, x)
+    if chunked and _chunked.has_dataset(g, x):
+        # each variable would be keyed by (seed, element index) alike: one noise for all of them
+        raise TypeError("rrelu in training mode takes one array at a time, not an xarray Dataset: "
+                        "its variables would all draw the same slopes from the seed; call it per "
+                        "variable, each with its own seed")
     if not chunked:
         x = np.asarray(x)
     dtype = _float_dtype("rrelu", x) if g is None else _float_dtype("rrelu_backward", g, x)

@@ -1,10 +1,11 @@
-"""dask arrays and xarray objects in the two wrappers that are not elementwise ufunc calls.
+"""dask arrays and xarray objects in the wrappers that are not elementwise ufunc calls.
 
 Every ufunc reaches dask and xarray through their ``__array_ufunc__``: lazy, chunked and labelled
 with no code here. ``prelu_weight_grad`` is a reduction and rrelu's training slopes depend on each
 element's position in the whole array, so they are written out here: one task per block, with a
-float64 sum of the per-block partial sums for the reduction. Neither library is imported unless the
-caller passed one of its objects.
+float64 sum of the per-block partial sums for the reduction. An xarray Dataset is taken one data
+variable at a time (``each_variable``), as xarray applies a ufunc to it. Neither library is
+imported unless the caller passed one of its objects.
 """
 
 import math
@@ -26,6 +27,40 @@ def _is_xarray(a):
 def labelled(*arrays):
     """Whether any argument is an xarray object: xarray aligns operands of different shapes."""
     return any(map(_is_xarray, arrays))
+
+
+def has_dataset(*arrays):
+    """Whether any argument is an xarray Dataset."""
+    return any(type(a).__name__ == "Dataset" and _is_xarray(a) for a in arrays)
+
+
+def each_variable(func, *args, **kwargs):
+    """func(*args, **kwargs) for each data variable of the Datasets among args (the other arguments
+    passed whole), as xarray applies a ufunc: the Datasets aligned by xarray's arithmetic join, the
+    variables they all have, the first Dataset's attrs kept unless keep_attrs is False. A Dataset
+    of the results; a tuple of Datasets for tuple results."""
+    import xarray as xr
+
+    options = xr.get_options()
+    at = [i for i, a in enumerate(args) if has_dataset(a)]
+    aligned = xr.align(*(args[i] for i in at), join=options["arithmetic_join"])
+    results = {}
+    for name in aligned[0].data_vars:
+        if all(name in d.data_vars for d in aligned):
+            call = list(args)
+            for i, d in zip(at, aligned):
+                call[i] = d[name]
+            results[name] = func(*call, **kwargs)
+    attrs = {} if options["keep_attrs"] is False else aligned[0].attrs
+
+    def dataset(values):
+        return xr.Dataset({name: v if isinstance(v, xr.DataArray) else xr.DataArray(v)
+                           for name, v in values.items()}, attrs=attrs)
+
+    first = next(iter(results.values()), None)
+    if isinstance(first, tuple):
+        return tuple(dataset({name: r[k] for name, r in results.items()}) for k in range(len(first)))
+    return dataset(results)
 
 
 def _apply(func, *args, **kwargs):
@@ -96,6 +131,7 @@ def rrelu_train(g, x, lower, upper, seed, backward, dtype, out):
     """The validated call of relukit.rrelu / rrelu_backward with training=True."""
     if out is not None:
         raise TypeError("rrelu in training mode takes no out= with dask arrays or xarray objects")
+
     if labelled(g, x):
         if g is None:
             return _apply(lambda x: _api.rrelu(x, lower, upper, True, seed), x)

@@ -168,6 +168,8 @@ def bias_act(x, bias, act="relu", axis=-1, out=None, **params):
            [ 1.  , -0.4 ]])
     """
     if _chunked.handles(x, bias):
+        if _chunked.has_dataset(x, bias) and out is None:
+            return _chunked.each_variable(bias_act, x, bias, act, axis, **params)
         dtype = _check_lazy(x, bias, axis, out, "bias_act")
         name, values = _resolve(act, params, dtype, "", "bias_act")
         return _chunked.bias_act(x, bias, axis, dtype, _api._ufuncs[name], values)
@@ -221,6 +223,9 @@ def bias_act_backward(g, x, bias, act="relu", axis=-1, from_output=False, out=No
     """
     kind = "_backward_from_output" if from_output else "_backward"
     if _chunked.handles(g, x, bias):
+        if _chunked.has_dataset(g, x, bias) and out is None:
+            return _chunked.each_variable(bias_act_backward, g, x, bias, act, axis, from_output,
+                                          **params)
         dtype = _check_lazy(x, bias, axis, out, "bias_act_backward", g)
         if np.shape(g) != np.shape(x) and not _chunked.labelled(g, x):
             raise ValueError(f"bias_act_backward needs g and x of one shape, got {np.shape(g)} and "

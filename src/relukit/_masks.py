@@ -192,6 +192,8 @@ def dead_units(pre_activation, axis=0, per_unit=False):
     array([ True, False,  True])
     """
     lazy = _chunked.handles(pre_activation)
+    if lazy and _chunked.has_dataset(pre_activation):
+        return _chunked.each_variable(dead_units, pre_activation, axis, per_unit)
     x = pre_activation if lazy else np.asarray(pre_activation)
     dtype = float_dtype(x.dtype, "dead_units: pre_activation")
     axes = np.lib.array_utils.normalize_axis_tuple(axis, x.ndim, "axis")
