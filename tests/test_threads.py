@@ -3,6 +3,7 @@ threadpoolctl, OMP_NUM_THREADS), many Python threads at once, and fork after a t
 
 import hashlib
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -165,6 +166,68 @@ def test_threads_context_manager_restores():
         relukit.set_num_threads(1 << 30)
 
 
+def test_threads_block_is_per_python_thread():
+    top = relukit.get_num_threads()
+    seen = {}
+    inside, release = threading.Event(), threading.Event()
+
+    def other():
+        with relukit.threads(1):
+            seen["other, in its block"] = relukit.get_num_threads()
+            inside.set()
+            release.wait(30)
+        seen["other, after"] = relukit.get_num_threads()
+
+    t = threading.Thread(target=other)
+    t.start()
+    inside.wait(30)
+    seen["main, while other's block is open"] = relukit.get_num_threads()
+    with relukit.threads(2):
+        release.set()
+        t.join(30)
+        seen["main, in its block"] = relukit.get_num_threads()
+    assert seen == {"other, in its block": 1, "main, while other's block is open": top,
+                    "other, after": top, "main, in its block": min(2, top)}
+
+
+def test_threads_blocks_ending_out_of_order():
+    """As asyncio tasks sharing a thread (or thread-pool tasks) end them: the latest open block
+    holds, and none leaves its limit behind."""
+    top = relukit.get_num_threads()
+    first, second = relukit.threads(1), relukit.threads(3)
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert relukit.get_num_threads() == min(3, top)
+    assert relukit.config()["thread_limit"] == 3
+    second.__exit__(None, None, None)
+    assert relukit.config()["thread_limit"] is None
+
+
+def test_threads_blocks_in_a_thread_pool():
+    from concurrent.futures import ThreadPoolExecutor
+
+    x = make_data(BIG, np.float32, seed=6)
+    with relukit.threads(1):
+        expected = relukit.gelu(x)
+
+    def task(n):
+        with relukit.threads(n):
+            counts = {relukit.get_num_threads()}
+            result = relukit.gelu(x)
+            counts.add(relukit.get_num_threads())
+        return n, counts, result
+
+    top = relukit.get_num_threads()
+    with ThreadPoolExecutor(4) as pool:
+        for n, counts, result in pool.map(task, [1, 2] * 8):
+            assert counts == {min(n, top)}
+            assert_same_bits(result, expected)
+    assert relukit.config()["thread_limit"] is None
+    with ThreadPoolExecutor(4) as pool:
+        assert set(pool.map(lambda _: relukit.get_num_threads(), range(8))) == {top}
+
+
 def test_set_num_threads_is_process_global():
     seen = []
     relukit.set_num_threads(1)
@@ -254,6 +317,17 @@ def test_omp_num_threads_env_is_honoured():
     x[::5] = np.nan
     assert digest == _digest(reference("relu", [x]))
     del x
+
+
+def test_omp_thread_limit_env_is_honoured():
+    if "not available" in relukit.config()["openmp"]:
+        pytest.skip("built without OpenMP")
+    r = _run("""
+        import relukit
+        print(relukit.get_num_threads(), relukit.config()["threads"])
+    """, env={"OMP_THREAD_LIMIT": "1", "OMP_NUM_THREADS": "4"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["1", "1"]
 
 
 def _python_threads_agree(funcs, inputs, n_threads=8, rounds=3, toggle_limit=False, watch=None):
@@ -362,11 +436,14 @@ def test_every_kernel_from_eight_threads_at_once(limit):
     with relukit.threads(1):
         expected = [ufunc(*args) for ufunc, args in funcs]
     peak = []
-    with relukit.threads(limit):
+    relukit.set_num_threads(limit)          # process-global: the 8 Python threads see it
+    try:
         team = relukit.get_num_threads()
         before = _os_threads()
         results = _python_threads_agree(funcs, cases[0][2][0], rounds=2,
                                         watch=lambda: peak.append(_os_threads()))
+    finally:
+        relukit.set_num_threads(1 << 30)
     bound = before + 8 + 1 + 8 * (team - 1)
     assert peak and max(peak) <= bound, f"{max(peak)} OS threads, bound {bound}"
     for k, per_thread in enumerate(results):
@@ -596,3 +673,77 @@ def test_non_ufunc_kernels_from_eight_threads_at_once(limit):
                 assert np.array_equal(a, e), f"output {k}"
             else:
                 assert_same_bits(a, e, f"output {k}")
+
+
+# The caller's SSE mode, set from ctypes (x86-64 glibc: MXCSR is the last 4 bytes of the fenv_t
+# that fegetenv and fesetenv take): flush-to-zero with denormals-are-zero, and rounding up.
+FP_MODE_SCRIPT = """
+    import ctypes, ctypes.util, numpy as np, relukit
+
+    libm = ctypes.CDLL(ctypes.util.find_library("m"))
+    env = (ctypes.c_uint32 * 8)()
+
+    def mxcsr():
+        libm.fegetenv(env)
+        return env[7]
+
+    def set_mxcsr(value):
+        libm.fegetenv(env)
+        env[7] = value
+        libm.fesetenv(env)
+
+    DEFAULT, FTZ_DAZ, ROUND_UP = mxcsr(), 0x8040, 0x4000
+    rng = np.random.default_rng(3)
+    n = 1 << 18
+    x32 = (rng.standard_normal(n) * 30).astype(np.float32)
+    x32[::7] = np.float32(-4e-38) * rng.random(n)[::7].astype(np.float32)   # subnormal results
+    x64 = rng.standard_normal(n) * 40
+    x64[::7] *= 1e-300
+    g64 = rng.standard_normal(n) * 1e-300
+    bias = np.full(64, 1e-38, np.float32)   # made here: NumPy's own casts follow the caller's mode
+    calls = {{
+        "leaky_relu": lambda: relukit.leaky_relu(x32, 0.125),
+        "gelu": lambda: relukit.gelu(x32),
+        "sigmoid": lambda: relukit.sigmoid(x64),
+        "elu_backward": lambda: relukit.elu_backward(g64, x64),
+        "prelu_weight_grad": lambda: relukit.prelu_weight_grad(g64, x64, 0.25),
+        "rrelu": lambda: relukit.rrelu(x64, training=True, seed=5),
+        "bias_act": lambda: relukit.bias_act(x32.reshape(-1, 64), bias, "silu"),
+        "relu_backward_mask": lambda: relukit.relu_backward_mask(g64, relukit.relu_mask(x64)),
+    }}
+
+    def run_all(threads):
+        with relukit.threads(threads):
+            return {{name: np.atleast_1d(f()).copy() for name, f in calls.items()}}
+
+    if {workers_born_flushing}:
+        set_mxcsr(DEFAULT | FTZ_DAZ)
+        run_all(2)                          # the OpenMP workers start in the caller's mode
+        set_mxcsr(DEFAULT)
+        want, modes = run_all(1), [DEFAULT]
+    else:
+        want, modes = run_all(1), [DEFAULT | FTZ_DAZ, DEFAULT | ROUND_UP]
+    bad = []
+    for mode in modes:
+        set_mxcsr(mode)
+        for threads in (1, 2):
+            got = run_all(threads)
+            if mxcsr() & ~0x3F != mode & ~0x3F:
+                bad.append(f"mode {{mode:#x}} not restored: {{mxcsr():#x}}")
+            bad += [f"{{name}}, mode {{mode:#x}}, {{threads}} threads" for name in calls
+                    if got[name].tobytes() != want[name].tobytes()]
+    set_mxcsr(DEFAULT)
+    print("\\n".join(bad) or "ok")
+"""
+
+
+@pytest.mark.skipif(not (sys.platform == "linux" and platform.machine() == "x86_64"),
+                    reason="sets MXCSR through glibc's x86-64 fenv_t")
+@pytest.mark.parametrize("workers_born_flushing", [False, True])
+def test_results_do_not_depend_on_the_callers_fp_mode(workers_born_flushing):
+    """Every thread computes in IEEE's default mode whatever the caller set, and the caller's mode
+    is as it was after the call: the same bits as a default-mode call for 1 and 2 threads, also
+    when the OpenMP workers were created while the caller flushed subnormals."""
+    r = _run(FP_MODE_SCRIPT.format(workers_born_flushing=workers_born_flushing))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "ok", r.stdout

@@ -15,10 +15,12 @@ cimport numpy as cnp
 from numpy cimport npy_intp
 
 cdef extern from "_rk.h" nogil:
-    ctypedef unsigned int rk_fpstate
-    rk_fpstate rk_fp_save()
-    void rk_fp_restore(rk_fpstate)
+    ctypedef unsigned long long rk_fpstate
+    rk_fpstate rk_fp_enter()
+    void rk_fp_leave(rk_fpstate)
     int rk_omp_max_threads()
+    int rk_get_block_limit()
+    void rk_set_block_limit(int n)
     const int rk_openmp_version
     bint rk_page_untouched(const char* p)
     int rk_populate(char* p, size_t n)
@@ -68,9 +70,14 @@ cdef struct LoopSpec:
 cdef int thread_limit = 1 << 30
 cdef npy_intp thresholds[WORK_CLASSES]
 
+cdef inline int relukit_limit() noexcept nogil:
+    """The smaller of set_num_threads' limit and the calling thread's threads(n) block's."""
+    cdef int block = rk_get_block_limit()
+    return block if block < thread_limit else thread_limit
+
 cdef inline int effective_threads() noexcept nogil:
-    cdef int n = rk_omp_max_threads()
-    return n if n < thread_limit else thread_limit
+    cdef int n = rk_omp_max_threads(), limit = relukit_limit()
+    return n if n < limit else limit
 
 cdef inline int threads_for(npy_intp n, npy_intp bytes_per_element, int work) noexcept nogil:
     """Threads for n elements, each moving bytes_per_element bytes of array operands."""
@@ -98,15 +105,18 @@ ctypedef void (*piece_fn)(void* job, npy_intp start, npy_intp stop) noexcept nog
 
 cdef void run_chunked(piece_fn piece, void* job, npy_intp n, int nt) noexcept nogil:
     cdef npy_intp chunk, c
-    cdef rk_fpstate fpstate = rk_fp_save()
+    cdef rk_fpstate fpstate
     if nt <= 1:
+        fpstate = rk_fp_enter()
         piece(job, 0, n)     # no parallel region at all (fork safety, as in ufunc_loop)
+        rk_fp_leave(fpstate)
     else:
         chunk = (n + nt - 1) // nt
         chunk = (chunk + CHUNK_ALIGN - 1) // CHUNK_ALIGN * CHUNK_ALIGN
         for c in prange((n + chunk - 1) // chunk, num_threads=nt, schedule='static'):
+            fpstate = rk_fp_enter()         # each thread's own mode (see _rk.h)
             piece(job, c * chunk, min(n, (c + 1) * chunk))
-    rk_fp_restore(fpstate)
+            rk_fp_leave(fpstate)
 
 cdef bint run_fresh(piece_fn piece, void* job, npy_intp n, int nt, char* out,
                     npy_intp out_step) noexcept nogil:
@@ -120,13 +130,10 @@ cdef bint run_fresh(piece_fn piece, void* job, npy_intp n, int nt, char* out,
             or not rk_page_untouched(out + n * out_step // 2)):
         return False
     cdef npy_intp segment = max(CHUNK_ALIGN, POPULATE_SEGMENT // out_step // CHUNK_ALIGN * CHUNK_ALIGN)
-    cdef rk_fpstate fpstate
     if rk_populate(out, segment * out_step) != 0:
         run_chunked(piece, job, n, 1)   # Linux < 5.14: no MADV_POPULATE_WRITE, fault from one thread
     else:
-        fpstate = rk_fp_save()
         rk_run_populating(<rk_piece_fn>piece, job, n, nt, out, out_step, segment)
-        rk_fp_restore(fpstate)
     return True
 
 # ---- kernels over one piece ---------------------------------------------------------------------
@@ -361,8 +368,14 @@ def set_thread_limit(int n):
         raise ValueError(f"the number of threads must be at least 1, got {n}")
     thread_limit = n
 
+def set_block_limit(int n):
+    """The calling thread's threads(n) limit."""
+    if n < 1:
+        raise ValueError(f"the number of threads must be at least 1, got {n}")
+    rk_set_block_limit(n)
+
 def get_thread_limit():
-    return thread_limit
+    return relukit_limit()
 
 def get_num_threads():
     return effective_threads()

@@ -47,11 +47,15 @@ def rrelu_train(const real[::1] g, const real[::1] x, real[::1] out, uint64_t ke
     cdef int nt = threads_for(n, (3 if backward else 2) * sizeof(real), WORK_MEMORY)
     if n == 0:
         return
+    cdef rk_fpstate fpstate = rk_fp_enter(), worker
     with nogil:
         if nt <= 1:
             rrelu_piece(&g[0], &x[0], &out[0], 0, n, first, key, lower, width, upper, backward)
         else:
             chunk = cdiv(cdiv(n, nt), CHUNK_ALIGN) * CHUNK_ALIGN
             for c in prange(cdiv(n, chunk), num_threads=nt, schedule='static'):
+                worker = rk_fp_enter()          # each thread's own mode (see _rk.h)
                 rrelu_piece(&g[0], &x[0], &out[0], c * chunk, min(n, (c + 1) * chunk),
                             first, key, lower, width, upper, backward)
+                rk_fp_leave(worker)
+    rk_fp_leave(fpstate)

@@ -166,6 +166,7 @@ def prelu_weight_grad(const real[::1] g, const real[::1] x, npy_intp outer, npy_
     cdef npy_intp k, nitems = layout_items(&L)
     cdef int nt = threads_for(x.shape[0], 2 * sizeof(real), WORK_MEMORY)
     cdef double* part = &scratch[0]
+    cdef rk_fpstate fpstate = rk_fp_enter(), worker
     with nogil:
         if inner >= SHORT_ROW:
             if nt <= 1:
@@ -173,12 +174,17 @@ def prelu_weight_grad(const real[::1] g, const real[::1] x, npy_intp outer, npy_
                     long_rows_item(&g[0], &x[0], &L, k, part + k)
             else:
                 for k in prange(nitems, num_threads=nt, schedule='static'):
+                    worker = rk_fp_enter()          # each thread's own mode (see _rk.h)
                     long_rows_item(&g[0], &x[0], &L, k, part + k)
+                    rk_fp_leave(worker)
         else:
             if nt <= 1:
                 for k in range(nitems):
                     short_rows_item(&g[0], &x[0], &L, k, part)
             else:
                 for k in prange(nitems, num_threads=nt, schedule='static'):
+                    worker = rk_fp_enter()
                     short_rows_item(&g[0], &x[0], &L, k, part)
+                    rk_fp_leave(worker)
         combine_partials(&L, part, &out[0])
+    rk_fp_leave(fpstate)

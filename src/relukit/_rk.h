@@ -7,38 +7,66 @@
 #include <stdint.h>
 #include <string.h>
 
-/* ---- floating-point status ------------------------------------------------------------------
- * Vectorised compares are signalling: a NaN input raises FE_INVALID although the result is the
- * correct NaN, and NumPy would turn that into a RuntimeWarning. The kernels never report FP
- * exceptions of their own, so a loop call saves the status flags on entry and puts them back on
- * exit; flags that NumPy's casts set before the call survive. Flags live per thread, so only the
- * calling thread (which also runs one OpenMP chunk) needs it. On x86-64 the SSE status is MXCSR. */
+/* ---- floating-point environment --------------------------------------------------------------
+ * The kernels compute in IEEE's default mode whatever the caller set: round to nearest, subnormals
+ * kept (no flush-to-zero, no denormals-are-zero). Their accuracy rests on it (exact products and
+ * sums by FMA and TwoSum, the scaling into the subnormals), and so does "the same bits for every
+ * thread count": OpenMP's worker threads keep the mode they were created with, not the caller's.
+ * Each thread that runs a piece of a call enters that mode (one read of the control register,
+ * and a write only when it differs) and puts its own back on leaving, exception flags included:
+ * the kernels never report FP exceptions of their own (vectorised compares are signalling, so
+ * a NaN input raises FE_INVALID although the result is the right NaN, and NumPy would turn that
+ * into a RuntimeWarning), while flags NumPy's casts set before the call survive. On x86-64 the
+ * SSE state is MXCSR; elsewhere C99 has the rounding mode and the flags. */
 #if defined(__SSE2__) || defined(_M_X64)
 #include <immintrin.h>
 typedef unsigned int rk_fpstate;
-static inline rk_fpstate rk_fp_save(void) { return _mm_getcsr(); }
-static inline void rk_fp_restore(rk_fpstate saved) {
-    /* the low six bits are the sticky exception flags */
-    _mm_setcsr((_mm_getcsr() & ~0x3Fu) | (saved & 0x3Fu));
+#define RK_MXCSR_MODE 0xE040u   /* flush-to-zero, rounding control, denormals-are-zero */
+static inline rk_fpstate rk_fp_enter(void) {
+    rk_fpstate saved = _mm_getcsr();
+    if (saved & RK_MXCSR_MODE)
+        _mm_setcsr(saved & ~RK_MXCSR_MODE);
+    return saved;
 }
+static inline void rk_fp_leave(rk_fpstate saved) { _mm_setcsr(saved); }
 #else
 #include <fenv.h>
-typedef fexcept_t rk_fpstate;
-static inline rk_fpstate rk_fp_save(void) {
-    fexcept_t f; fegetexceptflag(&f, FE_ALL_EXCEPT); return f;
+typedef unsigned long long rk_fpstate;     /* the rounding mode << 32 | the exception flags */
+static inline rk_fpstate rk_fp_enter(void) {
+    int mode = fegetround();
+    rk_fpstate saved = ((rk_fpstate)(unsigned)mode << 32) | (unsigned)fetestexcept(FE_ALL_EXCEPT);
+    if (mode != FE_TONEAREST)
+        fesetround(FE_TONEAREST);
+    return saved;
 }
-static inline void rk_fp_restore(rk_fpstate saved) { fesetexceptflag(&saved, FE_ALL_EXCEPT); }
+static inline void rk_fp_leave(rk_fpstate saved) {
+    fesetround((int)(saved >> 32));
+    feclearexcept(FE_ALL_EXCEPT);
+    feraiseexcept((int)(saved & 0xFFFFFFFFu));    /* FP traps are off in Python: flags only */
+}
 #endif
 
 /* ---- OpenMP ---------------------------------------------------------------------------------- */
 #ifdef _OPENMP
 #include <omp.h>
-static inline int rk_omp_max_threads(void) { return omp_get_max_threads(); }
+static inline int rk_omp_max_threads(void) {
+    int n = omp_get_max_threads(), cap = omp_get_thread_limit();      /* OMP_THREAD_LIMIT */
+    return n < cap ? n : cap;
+}
 static const int rk_openmp_version = _OPENMP;
 #else
 static inline int rk_omp_max_threads(void) { return 1; }
 static const int rk_openmp_version = 0;
 #endif
+
+/* relukit.threads(n): a limit for the calls of one (Python) thread */
+#if defined(_MSC_VER)
+static __declspec(thread) int rk_block_limit = 1 << 30;
+#else
+static __thread int rk_block_limit = 1 << 30;
+#endif
+static inline int rk_get_block_limit(void) { return rk_block_limit; }
+static inline void rk_set_block_limit(int n) { rk_block_limit = n; }
 
 /* ---- fresh outputs ---------------------------------------------------------------------------
  * A large output NumPy has just allocated is fresh mmap memory: no page of it is resident yet.
@@ -98,6 +126,7 @@ static void rk_run_populating(rk_piece_fn piece, void *job, intptr_t n, int nt, 
 #pragma omp parallel num_threads(nt)
 #endif
     {
+        rk_fpstate fpstate = rk_fp_enter();
 #ifdef _OPENMP
         if (omp_get_thread_num() == 0)
 #endif
@@ -122,6 +151,7 @@ static void rk_run_populating(rk_piece_fn piece, void *job, intptr_t n, int nt, 
             }
             piece(job, s * segment, s * segment + (s + 1 < nseg ? segment : last));
         }
+        rk_fp_leave(fpstate);
     }
     (void)nt;
 }

@@ -4,6 +4,7 @@ import contextlib
 import operator
 import os
 import platform
+import threading
 import warnings
 
 import numpy as np
@@ -27,8 +28,8 @@ def set_num_threads(n):
 
     Notes
     -----
-    The limit is process-global. ``threads(n)`` sets it for a ``with`` block and restores it;
-    there is no value for "no limit" but a huge one (``2**30`` or more counts as none:
+    The limit is process-global (``threads(n)`` limits one Python thread's calls for a ``with``
+    block); there is no value for "no limit" but a huge one (``2**30`` or more counts as none:
     ``config()["thread_limit"]`` is then None). A forked child runs on one thread: GNU OpenMP hangs
     in a child's parallel region when the parent had threads, so raising the limit there warns
     (RuntimeWarning) and keeps 1; use multiprocessing's "spawn" or "forkserver" for threaded
@@ -48,6 +49,10 @@ def set_num_threads(n):
 
 
 def _set_thread_limit(n, stacklevel=3):
+    _kernels.set_thread_limit(_checked_limit(n, stacklevel + 1))
+
+
+def _checked_limit(n, stacklevel):
     n = operator.index(n)
     if n < 1:
         raise ValueError(f"the number of threads must be at least 1, got {n}")
@@ -57,7 +62,7 @@ def _set_thread_limit(n, stacklevel=3):
                       "multiprocessing's 'spawn' or 'forkserver'", RuntimeWarning,
                       stacklevel=stacklevel)
         n = 1
-    _kernels.set_thread_limit(min(n, NO_LIMIT))
+    return min(n, NO_LIMIT)
 
 
 def get_num_threads():
@@ -66,8 +71,9 @@ def get_num_threads():
     Returns
     -------
     int
-        The smaller of relukit's limit (``set_num_threads``) and OpenMP's (``OMP_NUM_THREADS``,
-        threadpoolctl); 1 in a build without OpenMP. Calls below the size thresholds (in bytes) of
+        The smaller of relukit's limit (``set_num_threads``, a ``threads(n)`` block) and
+        OpenMP's (``OMP_NUM_THREADS``, ``OMP_THREAD_LIMIT``, threadpoolctl); 1 in a build
+        without OpenMP. Calls below the size thresholds (in bytes) of
         ``config()["thread_thresholds"]`` run on one thread whatever this says.
 
     Examples
@@ -82,7 +88,8 @@ def get_num_threads():
 
 @contextlib.contextmanager
 def threads(n):
-    """Context manager: ``with relukit.threads(1): ...`` limits relukit's threads, then restores.
+    """Context manager: ``with relukit.threads(1): ...`` limits the threads of relukit calls made
+    from this Python thread inside the block.
 
     Parameters
     ----------
@@ -91,8 +98,11 @@ def threads(n):
 
     Notes
     -----
-    The limit is process-global (as ``set_num_threads``), not per Python thread: another Python
-    thread's calls during the block see it too.
+    The limit belongs to the Python thread that entered the block, as an OpenMP limit set by
+    threadpoolctl does: other threads' calls keep theirs, so the tasks of a thread pool can each
+    use a block of their own. Inside, the smaller of ``n`` and ``set_num_threads``' limit holds;
+    an inner block replaces an outer one until it ends. Blocks may also end out of order within
+    one thread (asyncio tasks share their thread): the latest block still open then holds.
 
     Examples
     --------
@@ -104,12 +114,27 @@ def threads(n):
     >>> relukit.config()["thread_limit"] is None           # restored
     True
     """
-    previous = _kernels.get_thread_limit()
-    _set_thread_limit(n, stacklevel=4)
+    limit = _checked_limit(n, stacklevel=4)
+    blocks, token = _open_blocks(), object()
+    blocks[token] = limit
+    _kernels.set_block_limit(limit)
     try:
         yield
     finally:
-        _kernels.set_thread_limit(previous)
+        del blocks[token]
+        _kernels.set_block_limit(next(reversed(blocks.values()), NO_LIMIT))
+
+
+_thread_state = threading.local()
+
+
+def _open_blocks():
+    """This thread's open threads(n) blocks, oldest first: {token: limit}."""
+    try:
+        return _thread_state.blocks
+    except AttributeError:
+        _thread_state.blocks = {}
+        return _thread_state.blocks
 
 
 # GNU OpenMP hangs in a forked child's next parallel region if the parent had a thread team, and
@@ -143,7 +168,8 @@ def config():
     dict
         ``version``, ``numpy``, ``compiler``; ``simd_level`` (the kernel variant in use, set by
         ``RELUKIT_CPU_LEVEL`` or the CPU), ``simd_available`` and ``simd_built``; ``openmp``;
-        ``threads`` (``get_num_threads()``), ``thread_limit`` (None when not set),
+        ``threads`` (``get_num_threads()``), ``thread_limit`` (relukit's limit for this Python
+        thread, ``set_num_threads``' or a ``threads(n)`` block's; None when neither is set),
         ``thread_thresholds`` (bytes of array operands, inputs and output together, from which a
         call is threaded, per kind of op), ``cpu`` (the processor's model name, where the system
         gives one: timings are only comparable on the same one) and ``cpu_count``.
