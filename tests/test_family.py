@@ -27,6 +27,7 @@ from _reference import (
     family_cases,
     hard_x,
     mixed_data,
+    nan_path_mismatches,
     reference,
     steps_from_exact,
     ulp_error,
@@ -522,6 +523,15 @@ def test_nan_in_x_comes_out_as_itself(op, kind, dtype):
         f"{op.name} {kind}: {[hex(b) for b in got.view(uint)[:4]]}"
 
 
+def test_nan_bits_do_not_depend_on_the_path():
+    """Which NaN comes out (sign and payload) is the same in a long array, with per-element
+    parameters and alone (the scalar tail at the baseline level, where hardsigmoid, tanhshrink's
+    backward and hardswish's flipped or swapped NaNs): here, and at every level in
+    test_same_bits_at_every_simd_level."""
+    mismatches = nan_path_mismatches()
+    assert not mismatches, "\n".join(mismatches[:20])
+
+
 @pytest.mark.parametrize("op,kind", _cases())
 @DTYPES
 def test_results_independent_of_offset(op, kind, dtype):
@@ -754,7 +764,8 @@ with np.errstate(all="ignore"):
     digests = {{k: _reference.digest(f()) for k, f in _reference.family_cases({sizes!r})}}
     digests.update({{k: _reference.digest(f()) for k, f in _reference.family_cases(
         ({big},), variants=("p0",), layouts=("contiguous",))}})
-print(json.dumps({{"level": relukit.config()["simd_level"], "digests": digests}}))
+print(json.dumps({{"level": relukit.config()["simd_level"], "digests": digests,
+                  "nan_path_mismatches": _reference.nan_path_mismatches()}}))
 """
 
 
@@ -789,6 +800,7 @@ def test_same_bits_at_every_simd_level(level, this_process_digests):
     assert report["digests"].keys() == this_process_digests.keys()
     wrong = sorted(k for k, v in report["digests"].items() if v != this_process_digests[k])
     assert not wrong, f"level {level} differs in {len(wrong)} cases: {wrong[:20]}"
+    assert not report["nan_path_mismatches"], "\n".join(report["nan_path_mismatches"][:20])
 
 
 @pytest.mark.thread_unsafe(reason="changes the process-global thread limit")

@@ -114,7 +114,7 @@ cdef inline real div6(real a) noexcept nogil:
     # (Markstein). (A subnormal quotient can be a midpoint of its coarser grid, which the step
     # does not round to even.)
     cdef real q = a * <real>(1.0 / 6)
-    return _fma(_fma(-q, <real>6, a), <real>(1.0 / 6), q)
+    return _fma(_fma(q, <real>-6, a), <real>(1.0 / 6), q)
 
 cdef inline real hardsigmoid_forward(real x) noexcept nogil:
     # (x + 3) / 6, not x / 6 + 0.5: near -3 the latter cancels. x + 3 is exact there (Sterbenz).
@@ -126,7 +126,7 @@ cdef inline real hardsigmoid_forward(real x) noexcept nogil:
     cdef real u = x + <real>3, q
     if real is float:
         q = u * <real>(1.0 / 6)
-        q = _fma(_fma(-q, <real>6, u) + (x - (u - <real>3)), <real>(1.0 / 6), q)   # Fast2Sum: |x| < 3
+        q = _fma(_fma(q, <real>-6, u) + (x - (u - <real>3)), <real>(1.0 / 6), q)   # Fast2Sum: |x| < 3
     else:
         q = div6(u)
     return 0 if x <= -3 else (1 if x >= 3 else q)
@@ -155,7 +155,7 @@ cdef inline real hardswish_forward(real x) noexcept nogil:
     cdef double rem, ep
     if real is float:
         return 0 if x <= -3 else (x if x >= 3 else
-                                   _fma(_fma(-q, <real>6, p) + _fma(x, eu, _fma(x, u, -p)),
+                                   _fma(_fma(q, <real>-6, p) + _fma(x, eu, _fma(x, u, -p)),
                                         <real>(1.0 / 6), q))
     ep = product_error(x, u, p) if fabs(x) < 8 else 0.0
     rem = (p - 6 * q) - product_error(q, 6.0, 6 * q) if fabs(x) < 8 else 0.0
@@ -171,12 +171,11 @@ cdef inline real hardswish_backward(real g, real x) noexcept nogil:
     cdef real u = x + x + <real>3, q = u * <real>(1.0 / 6), t, p
     # 2x + 3 = 6q + rem: the FMAs are exact (u - 6q is a product's remainder; 2x + 3 - u is a
     # rounding error, and 3 - u is exact: Sterbenz for u <= 6, above both on u's grid)
-    cdef real rem = _fma(-q, <real>6, u) + _fma(x, <real>2, <real>3 - u)
+    cdef real rem = _fma(q, <real>-6, u) + _fma(x, <real>2, <real>3 - u)
     # (an infinite g would make it inf or NaN, inf * 0, against g q)
     t = g * (rem * <real>(1.0 / 6)) if _abs(g) < INFINITY else 0
     if real is float:
-        # (NaN x falls through both compares to a NaN product: no keep_nan needed)
-        return 0 if x <= -3 else (g if x >= 3 else _fma(g, q, t))
+        return keep_nan(x, 0 if x <= -3 else (g if x >= 3 else _fma(g, q, t)))
     p = g * q
     p = p + ((product_error(g, q, p) if fabs(g) < 1e290 else 0.0) + t)   # Dekker: g below 2^995
     return keep_nan(x, 0 if x <= -3 else (g if x >= 3 else p))
@@ -356,7 +355,7 @@ cdef inline real squareplus_backward_from_output(real g, real y, real b) noexcep
     cdef double slope = ((4 * w) / (q + bs)) * w, g4y = g * (4 * w)
     # where the slope is nearly subnormal, g goes in before it is formed (g * 4y first unless that
     # overflows, which needs y not tiny; then 4y / (q + b) is not subnormal)
-    cdef double tiny = (g4y / (q + bs)) * w if fabs(g4y) < INFINITY else (g * ((4 * w) / (q + bs))) * w
+    cdef double tiny = (g4y / (q + bs)) * w if fabs(g4y) != INFINITY else (g * ((4 * w) / (q + bs))) * w
     cdef double d = (g * slope if slope > 1e-290 else tiny) if w < 1 else g / (1 + (bs / (4 * w)) / w)
     return keep_nan(y, <real>d)
 
@@ -779,7 +778,7 @@ cdef inline real tanhshrink_backward_lean(real g, real x) noexcept nogil:
         s = <float>0 if a > <float>10 else s
     else:
         s = 0.0 if a > 20 else s
-    return keep_nan(x, g * _fma(z, f, _fma(z, fe, ze * f)) if a < <real>1 else _fma(-g, s, g))
+    return keep_nan(x, g * _fma(z, f, _fma(z, fe, ze * f)) if a < <real>1 else _fma(g, -s, g))
 
 cdef inline real tanhshrink_backward(real g, real x) noexcept nogil:
     return tanhshrink_backward_careful(g, x) if tanhshrink_backward_rare(g, x) else tanhshrink_backward_lean(g, x)
