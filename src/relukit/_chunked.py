@@ -131,7 +131,6 @@ def rrelu_train(g, x, lower, upper, seed, backward, dtype, out):
     """The validated call of relukit.rrelu / rrelu_backward with training=True."""
     if out is not None:
         raise TypeError("rrelu in training mode takes no out= with dask arrays or xarray objects")
-
     if labelled(g, x):
         if g is None:
             return _apply(lambda x: _api.rrelu(x, lower, upper, True, seed), x)

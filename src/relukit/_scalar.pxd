@@ -112,7 +112,8 @@ cdef inline real div6(real a) noexcept nogil:
     # a / 6 correctly rounded, without a division, for a quotient in the normal range: q = a RN(1/6)
     # is within 1 ULP, its remainder a - 6q exact by FMA, and one FMA step rounds correctly
     # (Markstein). (A subnormal quotient can be a midpoint of its coarser grid, which the step
-    # does not round to even.)
+    # does not round to even.) q times -6, not -q times 6: a NaN then meets only itself, where
+    # -q's flipped sign made the baseline's scalar tail and vector body pass on different NaNs.
     cdef real q = a * <real>(1.0 / 6)
     return _fma(_fma(q, <real>-6, a), <real>(1.0 / 6), q)
 
@@ -354,7 +355,8 @@ cdef inline real squareplus_backward_from_output(real g, real y, real b) noexcep
     cdef double bs = (b * 4.149515568880993e180) * 4.149515568880993e180 if small else b
     cdef double slope = ((4 * w) / (q + bs)) * w, g4y = g * (4 * w)
     # where the slope is nearly subnormal, g goes in before it is formed (g * 4y first unless that
-    # overflows, which needs y not tiny; then 4y / (q + b) is not subnormal)
+    # overflows, which needs y not tiny; then 4y / (q + b) is not subnormal); a NaN g4y takes the
+    # first form, where g's NaN meets no other (y = -inf would make 4y / (q + b) one)
     cdef double tiny = (g4y / (q + bs)) * w if fabs(g4y) != INFINITY else (g * ((4 * w) / (q + bs))) * w
     cdef double d = (g * slope if slope > 1e-290 else tiny) if w < 1 else g / (1 + (bs / (4 * w)) / w)
     return keep_nan(y, <real>d)
@@ -778,6 +780,7 @@ cdef inline real tanhshrink_backward_lean(real g, real x) noexcept nogil:
         s = <float>0 if a > <float>10 else s
     else:
         s = 0.0 if a > 20 else s
+    # (g - g s as fma(g, -s, g): a NaN g meets only itself, sign kept; see div6)
     return keep_nan(x, g * _fma(z, f, _fma(z, fe, ze * f)) if a < <real>1 else _fma(g, -s, g))
 
 cdef inline real tanhshrink_backward(real g, real x) noexcept nogil:
