@@ -171,7 +171,6 @@ def test_layouts_and_dtypes():
     assert dx.shape == (0, 4) and db.tolist() == [0.0] * 4 and db.dtype == np.float32
 
 
-@pytest.mark.thread_unsafe(reason="changes the process-global thread limit")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape, axis", [((BIG // 101, 101), -1), ((7, 13, 3301), 1), ((3, 3, 33337), 1)])
 def test_bias_gradient_is_deterministic(dtype, shape, axis):

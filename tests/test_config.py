@@ -36,7 +36,6 @@ def test_config_keys_and_values():
     assert threaded_at(BIG)
 
 
-@pytest.mark.thread_unsafe(reason="changes the process-global thread limit")
 def test_config_follows_the_thread_limit():
     with relukit.threads(1):
         cfg = relukit.config()

@@ -803,7 +803,6 @@ def test_same_bits_at_every_simd_level(level, this_process_digests):
     assert not report["nan_path_mismatches"], "\n".join(report["nan_path_mismatches"][:20])
 
 
-@pytest.mark.thread_unsafe(reason="changes the process-global thread limit")
 def test_same_bits_for_one_and_two_threads():
     """300_001 elements (above every thread threshold): 1 and 2 threads give the same bits, for
     every op, kind and dtype with scalar and per-element parameters, contiguous and strided."""

@@ -115,7 +115,6 @@ def test_mask_out():
     np.testing.assert_array_equal(out, np.packbits(x > 0))
 
 
-@pytest.mark.thread_unsafe(reason="changes the process-global thread limit")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("kernel", ["forward", "backward"])
 def test_same_bits_for_every_thread_count_and_level(dtype, kernel):
@@ -141,7 +140,6 @@ def test_same_bits_for_every_thread_count_and_level(dtype, kernel):
         np.testing.assert_array_equal(results[0], np.packbits(x > 0))
 
 
-@pytest.mark.thread_unsafe(reason="changes the process-global thread limit")
 def test_large_fresh_output_same_bits_for_every_thread_count():
     """A backward into an output of 4 MiB and more that NumPy has just allocated runs behind the
     calling thread's faulting-in (run_fresh): the bits are those of 1 thread."""
@@ -158,7 +156,6 @@ def test_large_fresh_output_same_bits_for_every_thread_count():
     np.testing.assert_array_equal(expected, np.where(x > 0, g, 0))
 
 
-@pytest.mark.thread_unsafe(reason="changes the process-global thread limit")
 def test_float16_threaded_matches_serial():
     x = make_data(BIG, np.float16, seed=13)
     g = make_data(BIG, np.float16, seed=14, nan=False)

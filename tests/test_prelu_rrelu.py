@@ -351,7 +351,6 @@ def _wg_big_operands(shape, dtype, seed):
     return g, x
 
 
-@pytest.mark.thread_unsafe(reason="changes the process-global thread limit")
 @pytest.mark.parametrize("layout", list(WG_BIG))
 @DTYPES
 def test_prelu_weight_grad_same_bits_for_1_2_3_threads(layout, dtype):
