@@ -3,6 +3,7 @@
 RELUKIT_ASV_SIZES (comma-separated element counts) narrows the sizes, e.g. for the CI smoke run
 `RELUKIT_ASV_SIZES=1000 asv run --python=same --quick`."""
 
+import functools
 import os
 
 import numpy as np
@@ -16,8 +17,15 @@ LAYOUTS = ["allocating", "out", "inplace", "strided"]
 
 
 def random(n, dtype, seed=0, step=1):
-    # normal data: half negative, no zeros (all-zero arrays and untouched zero pages time wrong)
-    return np.random.default_rng(seed).standard_normal(n * step).astype(dtype)[::step]
+    """Normal data: half negative, no zeros (all-zero arrays and untouched zero pages time wrong).
+    A fresh copy of one array drawn per process: asv_runner 0.3 runs setup() before every timed
+    call, and drawing 1e7 normals each time cost far more than the call."""
+    return _drawn(n, np.dtype(dtype), seed, step).copy()[::step]
+
+
+@functools.lru_cache(maxsize=None)
+def _drawn(n, dtype, seed, step):
+    return np.random.default_rng(seed).standard_normal(n * step).astype(dtype)
 
 
 def skip(why):

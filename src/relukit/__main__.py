@@ -1,6 +1,7 @@
 """``python -m relukit bench`` times relukit against NumPy (and PyTorch); ``info`` shows the build."""
 
 import argparse
+import importlib.util
 import os
 import sys
 
@@ -77,6 +78,9 @@ def main(argv=None):
                        help="also plot GB/s against size with the copy ceiling (needs matplotlib)")
     commands.add_parser("info", help="version, SIMD level, OpenMP runtime, threads")
     args = parser.parse_args(argv)
+
+    if getattr(args, "plot", None) and importlib.util.find_spec("matplotlib") is None:
+        parser.error("--plot needs matplotlib (pip install matplotlib)")
 
     import relukit
 

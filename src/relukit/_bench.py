@@ -58,7 +58,7 @@ def _layout_cases(x, g, modules):
         cases[0][2]["torch"] = lambda: torch.clamp_min(tx, 0, out=tout)
         cases[1][2]["torch"] = lambda: torch.relu_(ti)
         cases[2][2]["torch"] = lambda: tgi.mul_(tx > 0)
-    if numexpr is not None:
+    if numexpr is not None and x.dtype != np.float16:
         cases[0][2]["numexpr"] = lambda: numexpr.evaluate(
             "where(x > 0, x, 0)", local_dict={"x": x}, out=out)
         cases[1][2]["numexpr"] = lambda: numexpr.evaluate(
@@ -80,7 +80,7 @@ def _cases(ops, n, dtype, modules, layouts):
     if torch is not None:
         tx, tg = torch.from_numpy(x), torch.from_numpy(g)
         peer_ops["torch"] = ((tx,), (tg, tx), _peers.torch_peers(torch))
-    if "numexpr" in modules:
+    if "numexpr" in modules and x.dtype != np.float16:     # it would compute float16 in float32
         peer_ops["numexpr"] = ((x,), (g, x), _peers.numexpr_peers(modules["numexpr"]))
     cases = []
     for op in ops:
@@ -142,6 +142,8 @@ def _set_threads(modules, threads):
     """Give every threaded peer the same count (NumPy is single-threaded)."""
     if threads is None:
         return contextlib.nullcontext()
+    with relukit.threads(threads):  # the peers get what relukit runs: OpenMP's own cap (the
+        threads = relukit.get_num_threads()         # cores, unless told otherwise) included
     if "torch" in modules:
         modules["torch"].set_num_threads(threads)
     if "numexpr" in modules:

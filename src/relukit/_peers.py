@@ -19,7 +19,13 @@ except ImportError:
 
 
 def _where(cond, a, b):
-    return np.where(cond, a, b)
+    """np.where(cond, a, b) for finite a and b, as products with the mask: np.where itself costs
+    10x more on a mask of random signs (NumPy 2.4, 1e5 float32: relu's backward 345 us against
+    27 us for g * (x > 0), leaky_relu's 354 us against 95 us)."""
+    dtype = np.result_type(a, b)
+    if np.ndim(b) == 0 and b == 0:
+        return np.multiply(a, cond, dtype=dtype)
+    return np.multiply(a, cond, dtype=dtype) + np.multiply(b, ~cond, dtype=dtype)
 
 
 def _sigmoid(x):
@@ -31,11 +37,13 @@ def _softplus(x):
 
 
 def copier(x, threads):
-    """A callable copying x into a new array's memory with `threads` threads: the bandwidth
+    """A callable copying x into a new array's memory with up to `threads` threads: the bandwidth
     ceiling a kernel with that many threads is held against. np.copyto is single-threaded, but
     it releases the GIL, so Python threads copying one slice each run in parallel."""
     out = np.empty_like(x)
-    if threads <= 1 or x.size < 1 << 17:
+    # below ~1e6 elements one thread copies faster than two (2-4x at 1.3e5-1e6 on the development
+    # VM): the ceiling is the faster copy
+    if threads <= 1 or x.size < 1 << 20:
         return lambda: np.copyto(out, x)
     bounds = np.linspace(0, x.size, threads + 1).astype(int)
     pieces = [(out[a:b], x[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
@@ -55,7 +63,7 @@ OPS = {
         relukit.relu, lambda x: np.maximum(x, 0),
         relukit.relu_backward, lambda g, x: _where(x > 0, g, 0)),
     "leaky_relu": (
-        relukit.leaky_relu, lambda x: _where(x > 0, x, x * 0.01),
+        relukit.leaky_relu, lambda x: np.maximum(x, x * 0.01),
         relukit.leaky_relu_backward, lambda g, x: _where(x > 0, g, g * 0.01)),
     "relu6": (
         relukit.relu6, lambda x: np.clip(x, 0, 6),
@@ -64,8 +72,9 @@ OPS = {
         relukit.hardtanh, lambda x: np.clip(x, -1, 1),
         relukit.hardtanh_backward, lambda g, x: _where((x > -1) & (x < 1), g, 0)),
     "threshold": (
-        lambda x: relukit.threshold(x, 0.5, -1.0), lambda x: _where(x > 0.5, x, -1.0),
-        lambda g, x: relukit.threshold_backward(g, x, 0.5, -1.0), lambda g, x: _where(x > 0.5, g, 0)),
+        lambda x, **kw: relukit.threshold(x, 0.5, -1.0, **kw), lambda x: _where(x > 0.5, x, -1.0),
+        lambda g, x, **kw: relukit.threshold_backward(g, x, 0.5, -1.0, **kw),
+        lambda g, x: _where(x > 0.5, g, 0)),
     "hardshrink": (
         relukit.hardshrink, lambda x: _where(np.abs(x) > 0.5, x, 0),
         relukit.hardshrink_backward, lambda g, x: _where(np.abs(x) > 0.5, g, 0)),
