@@ -203,11 +203,35 @@ NUMEXPR = {
 _FLOAT = r"\d+\.\d+"
 
 
+def _masked(expr):
+    """expr with every where(c, a, b) written as a * (c) + b * ~(c) (a term of 0 left out), as
+    _where does for NumPy: numexpr's where costs 4x more on random signs (1e5 float32, 1 thread:
+    where(x > 0, g, 0) 393 us, g * (x > 0) 101 us)."""
+    start = expr.find("where(")
+    if start < 0:
+        return expr
+    depth, parts, begin = 0, [], start + len("where(")
+    for i in range(begin, len(expr)):
+        if expr[i] == "(":
+            depth += 1
+        elif expr[i] == ")" and depth:
+            depth -= 1
+        elif expr[i] in ",)" and depth == 0:
+            parts.append(_masked(expr[begin:i].strip()))
+            begin = i + 1
+            if expr[i] == ")":
+                break
+    c, a, b = parts
+    select = " + ".join(f"({v}) * {m}" for v, m in ((a, f"({c})"), (b, f"~({c})")) if v != "0")
+    return expr[:start] + f"({select or '0'})" + _masked(expr[i + 1:])
+
+
 def numexpr_peers(numexpr):
     """op: (forward, backward) as numexpr calls on NumPy arrays, for the ops NUMEXPR can say."""
     def compile_(expr, names):
         if expr is None:
             return None
+        expr = _masked(expr)
         # numexpr reads a float literal as float64 and would upcast float32 work: the literals
         # become named constants of the operands' dtype instead
         literals = re.findall(_FLOAT, expr)
