@@ -55,6 +55,7 @@ def test_bench_plot(tmp_path):
     (("--dtypes", "float32,int32"), "argument --dtypes: unknown dtypes ['int32']"),
     (("--json", "no/such/folder/rows.json"), "argument --json: cannot write"),
     (("--plot", "no/such/folder/bench.png"), "argument --plot: cannot write"),
+    (("--json", "."), "argument --json: cannot write '.': it is a folder"),
 ])
 def test_bench_rejects_bad_arguments(args, message, tmp_path):
     done = bench(*args, tmp_path=tmp_path)
