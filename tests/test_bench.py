@@ -1,5 +1,6 @@
 """`python -m relukit bench` runs end to end, and its JSON and plot hold what the table says."""
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -29,6 +30,14 @@ def test_bench_json_rows(tmp_path):
         assert row["best_ratio"] == pytest.approx(row["seconds"]["numpy"] / row["seconds"]["relukit"])
         assert row["copy_share"] == pytest.approx(row["gbps"] / row["copy_gbps"])
     assert "relu_backward out=g" in done.stdout
+
+
+def test_plot_without_matplotlib_is_refused_before_timing(tmp_path):
+    if importlib.util.find_spec("matplotlib") is not None:
+        pytest.skip("matplotlib is installed")
+    done = bench("--sizes", "1000", "--plot", str(tmp_path / "bench.png"), tmp_path=tmp_path)
+    assert done.returncode == 2 and "--plot needs matplotlib" in done.stderr
+    assert "relukit" not in done.stdout             # nothing was timed
 
 
 def test_bench_plot(tmp_path):
