@@ -60,11 +60,11 @@ def _layout_cases(x, g, modules):
         cases[2][2]["torch"] = lambda: tgi.mul_(tx > 0)
     if numexpr is not None and x.dtype != np.float16:
         cases[0][2]["numexpr"] = lambda: numexpr.evaluate(
-            "where(x > 0, x, 0)", local_dict={"x": x}, out=out)
+            "x * (x > 0)", local_dict={"x": x}, out=out)
         cases[1][2]["numexpr"] = lambda: numexpr.evaluate(
-            "where(x > 0, x, 0)", local_dict={"x": inplace}, out=inplace)
+            "x * (x > 0)", local_dict={"x": inplace}, out=inplace)
         cases[2][2]["numexpr"] = lambda: numexpr.evaluate(
-            "where(x > 0, g, 0)", local_dict={"g": g_inplace, "x": x}, out=g_inplace)
+            "g * (x > 0)", local_dict={"g": g_inplace, "x": x}, out=g_inplace)
     if "numpy" not in modules:
         for case in cases:
             del case[2]["numpy"]
