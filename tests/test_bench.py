@@ -1,10 +1,13 @@
 """`python -m relukit bench` runs end to end, and its JSON and plot hold what the table says."""
 
+import datetime
 import importlib.util
 import json
+import platform
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 
@@ -19,7 +22,10 @@ def test_bench_json_rows(tmp_path):
                  "--peers", "numpy", "--threads", "1", "--json", str(out), tmp_path=tmp_path)
     assert done.returncode == 0, done.stderr
     result = json.loads(out.read_text())
-    assert result["config"]["threads"] == 1
+    assert result["config"]["threads"] == 1 == result["threads_requested"]
+    assert result["config"]["peers"] == {"numpy": {"version": np.__version__, "threads": 1}}
+    assert result["config"]["python"] == platform.python_version()
+    assert datetime.datetime.fromisoformat(result["date"]).tzinfo is not None   # when, in UTC
     cases = {(r["case"], r["n"]) for r in result["rows"]}
     for case in ("relu", "relu_backward", "sigmoid", "sigmoid_backward", "relu out=",
                  "relu in place", "relu_backward out=g"):

@@ -8,7 +8,9 @@ threads as relukit uses (``_peers.copier``), timed in the same case at the same 
 """
 
 import contextlib
+import datetime
 import json
+import platform
 import statistics
 import time
 
@@ -152,14 +154,18 @@ def _set_threads(modules, threads):
 
 
 def _describe(modules):
+    """The run's one-line description, and relukit.config() with the Python version and each
+    peer's version and threads (NumPy's expressions run on one)."""
     cfg = relukit.config()
+    peers = {name: {"version": module.__version__,
+                    "threads": module.get_num_threads() if name != "numpy" else 1}
+             for name, module in modules.items()}
+    cfg.update(python=platform.python_version(), peers=peers)
     text = (f"relukit {cfg['version']}  simd={cfg['simd_level']}  threads={cfg['threads']}  "
             f"cpu={cfg['cpu']}  numpy {np.__version__}")
-    if "torch" in modules:
-        text += f"  torch {modules['torch'].__version__} (threads={modules['torch'].get_num_threads()})"
-    if "numexpr" in modules:
-        ne = modules["numexpr"]
-        text += f"  numexpr {ne.__version__} (threads={ne.get_num_threads()})"
+    for name, peer in peers.items():
+        if name != "numpy":
+            text += f"  {name} {peer['version']} (threads={peer['threads']})"
     return text, cfg
 
 
@@ -265,13 +271,15 @@ def call_overhead(repeats=7):
 def main(ops=CORE_OPS, sizes=SIZES, dtypes=DTYPES, quick=False, peers=PEERS, threads=None,
          json_path=None, plot_path=None):
     start = time.perf_counter()
+    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     description, cfg, rows = run(ops, sizes, dtypes, repeats=3 if quick else 7, peers=peers,
                             threads=threads)
     overhead = call_overhead()
     if json_path:
         with open(json_path, "w") as f:
-            json.dump({"description": description, "config": cfg, "rows": rows,
-                       "call_overhead_seconds": overhead}, f, indent=1)
+            json.dump({"description": description, "date": started, "threads_requested": threads,
+                       "config": cfg, "rows": rows, "call_overhead_seconds": overhead}, f,
+                      indent=1)
         print(f"\nwrote {json_path}")
     if plot_path:
         plot(rows, plot_path, description)
