@@ -8,6 +8,8 @@ import os
 
 import numpy as np
 
+from relukit import _dispatch
+
 SIZES = [int(float(n)) for n in os.environ.get("RELUKIT_ASV_SIZES", "1e3,1e5,1e7").split(",")]
 DTYPES = ["float32", "float64"]
 IMPLS = ["relukit", "numpy", "torch", "numexpr"]
@@ -19,7 +21,14 @@ LAYOUTS = ["allocating", "out", "inplace", "strided"]
 def random(n, dtype, seed=0, step=1):
     """Normal data: half negative, no zeros (all-zero arrays and untouched zero pages time wrong).
     A fresh copy of one array drawn per process: asv_runner 0.3 runs setup() before every timed
-    call, and drawing 1e7 normals each time cost far more than the call."""
+    call, and drawing 1e7 normals each time cost far more than the call.
+
+    Every setup draws its data here, so this is also where a benchmark skips when
+    RELUKIT_CPU_LEVEL asks for a level relukit fell back from (a CPU without AVX-512): its
+    figures would otherwise be recorded under the level's name."""
+    requested = os.environ.get("RELUKIT_CPU_LEVEL", "").strip().lower()
+    if requested and requested != _dispatch.level:
+        skip(f"RELUKIT_CPU_LEVEL={requested} is not available here (relukit runs {_dispatch.level})")
     return _drawn(n, np.dtype(dtype), seed, step).copy()[::step]
 
 

@@ -9,6 +9,7 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -36,3 +37,20 @@ def test_asv_quick_run(tmp_path):
     assert "failed" not in run.stdout
     for name in ("ReluLayouts.time_layout", "CallOverhead.time_call"):
         assert f"{name}" in run.stdout and "ok" in run.stdout
+
+
+def test_a_level_relukit_fell_back_from_skips(monkeypatch):
+    # on a CPU without AVX-512 the avx512 row of the env_nobuild matrix runs avx2 kernels: its
+    # benchmarks must skip, not record avx2 figures under the avx512 name
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import common
+    from relukit import _dispatch
+
+    monkeypatch.setattr(_dispatch, "level", "avx2")
+    monkeypatch.setenv("RELUKIT_CPU_LEVEL", "avx512")
+    with pytest.raises(NotImplementedError, match="avx512 is not available here"):
+        common.random(10, "float32")
+    monkeypatch.setenv("RELUKIT_CPU_LEVEL", "AVX2")
+    assert common.random(10, "float32").shape == (10,)
+    monkeypatch.delenv("RELUKIT_CPU_LEVEL")
+    assert np.all(common.random(10, "float64") != 0)
