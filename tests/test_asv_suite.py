@@ -35,7 +35,7 @@ def test_asv_quick_run(tmp_path):
               "-b", "ReluLayouts|CallOverhead", tmp_path=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "failed" not in run.stdout
-    for name in ("ReluLayouts.time_layout", "CallOverhead.time_call"):
+    for name in ("ReluLayouts.time_layout", "CallOverhead.track_call"):
         assert f"{name}" in run.stdout and "ok" in run.stdout
 
 
