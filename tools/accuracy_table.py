@@ -188,7 +188,7 @@ float32 gelu's t from an exact denominator, forward 2.37 (every 97th float32; 2.
 backward unchanged. Session 15 (2026-11-24) swept every float32 with 2**-30 <= |x| < 2**9 (and
 every 97th bit pattern elsewhere; the default parameters; g = 1 and a random g, normal times
 2**k for k in [-10, 10]) with `tools/exhaustive_f32.py`: nothing past a bound, but the largest
-errors were up to 1.1 ULP above the sample's (float32 sigmoid's, tanh's, softplus's and
+errors were up to 1.5 ULP above the sample's (float32 sigmoid's, tanh's, softplus's and
 logsigmoid's backward with a random g 3.29, 3.35, 3.36 and 3.28; gelu's 3.42; tanhshrink's
 forward 2.96; silu's 3.19). Those operands are now part of the float32 data
 (`_reference.FLOAT32_SWEEP_WORST`), so the float32 column shows the sweep's maxima for the
