@@ -11,6 +11,13 @@ from _reference import BY_NAME, cast_params, reference, steps_from_exact
 CASES = [
     # (2x + 3) / 6 and g * that: three roundings, 2 steps from the correctly rounded value
     ("hardswish", "backward", np.float64, (), (1.2140972183986793e-12, -0.4536866178800275)),
+    # g (1 - e^y) past e^y's overflow (y > 0: outside logsigmoid's image, tools/exhaustive_f32.py):
+    # inf before, finite for a small g; a subnormal g keeps its digits
+    ("logsigmoid", "from_output", np.float32, (), (-0.07656064629554749, 88.72285461425781)),
+    ("logsigmoid", "from_output", np.float32, (), (1e-45, 150.0)),
+    ("logsigmoid", "from_output", np.float32, (), (-1e-40, 176.5)),
+    ("logsigmoid", "from_output", np.float64, (), (5e-324, 1400.0)),
+    ("logsigmoid", "from_output", np.float64, (), (-1e-300, 1000.5)),
 ]
 
 

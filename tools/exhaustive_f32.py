@@ -37,8 +37,8 @@ Run one process, single-threaded (OMP_NUM_THREADS=1): the timings printed assume
 development VM (session 15): the transcendental ops with their defaults 32 min, the piecewise ops
 (`--defaults-only --piecewise-range -20 6`) 15 min, the other parameter sets (`--nondefault-only
 --stride 3 --piecewise-range -20 6`) 31 min; nothing past a bound (docs/accuracy.md). Outside an
-op's image, logsigmoid's backward from the output at y > 88.72 gives +-inf where g (1 - e^y) is
-finite (e^y overflows; logsigmoid's outputs are <= 0).
+op's image, logsigmoid's backward from the output at y > 88.72 gave +-inf where g (1 - e^y) is
+finite (fixed since; docs/reliability.md).
 """
 
 import argparse

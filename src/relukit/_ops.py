@@ -50,7 +50,8 @@ def activation(name, params=(), from_output=True, work="memory", backward_from_o
 
     ``special=(condition, tag, directions)``: each of the directions ("forward", "backward") runs
     ``<name>_<direction><tag>`` where the condition on broadcast parameters holds (Ufunc.special).
-    ``lean``: the scalars, as ``<direction>`` or ``<direction><tag>``, with lean forms (Ufunc.lean).
+    ``lean``: the scalars, as ``<direction>`` or ``<direction><tag>``, with lean forms (Ufunc.lean);
+    the directions are forward, backward and backward_from_output.
 
     Ops with parameters get ``_ufunc`` appended to the ufunc names: the public names are the
     Python wrappers that supply the parameters' defaults (see ``_api.py``).
@@ -59,8 +60,12 @@ def activation(name, params=(), from_output=True, work="memory", backward_from_o
     condition, tag, directions = special or (None, None, ())
     forward, backward = ((condition, f"{name}_{d}{tag}") if d in directions else ()
                          for d in ("forward", "backward"))
-    forward_lean, backward_lean = (tuple(f"{name}_{s}" for s in lean if s.startswith(d))
-                                   for d in ("forward", "backward"))
+    def direction(entry):
+        return "backward_from_output" if entry.startswith("backward_from_output") else entry.split("_")[0]
+
+    forward_lean, backward_lean, from_output_lean = (
+        tuple(f"{name}_{s}" for s in lean if direction(s) == d)
+        for d in ("forward", "backward", "backward_from_output"))
     ufuncs = [
         Ufunc(f"{name}{suffix}", f"{name}_forward", ("x",), params, work, forward, forward_lean),
         Ufunc(f"{name}_backward{suffix}", f"{name}_backward", ("g", "x"), params, work, backward,
@@ -68,7 +73,8 @@ def activation(name, params=(), from_output=True, work="memory", backward_from_o
     ]
     if from_output:
         scalar = backward_from_output or f"{name}_backward_from_output"
-        ufuncs.append(Ufunc(f"{name}_backward_from_output{suffix}", scalar, ("g", "y"), params, work))
+        ufuncs.append(Ufunc(f"{name}_backward_from_output{suffix}", scalar, ("g", "y"), params, work,
+                            (), from_output_lean))
     return ufuncs
 
 
@@ -97,7 +103,7 @@ UFUNCS = [
                 special=("alpha == 1", "_alpha1", ("forward", "backward")), lean=("backward_alpha1",)),
     *activation("softplus", params=("beta", "threshold"), work="compute",
                 special=("beta == 1", "_beta1", ("forward", "backward")), lean=("backward_beta1",)),
-    *activation("logsigmoid", work="compute", lean=("backward",)),
+    *activation("logsigmoid", work="compute", lean=("backward", "backward_from_output")),
     *activation("silu", params=("beta",), from_output=False, work="compute",
                 special=("beta == 1", "_beta1", ("forward", "backward")),
                 lean=("forward_beta1", "backward_beta1")),
