@@ -1064,8 +1064,8 @@ cdef inline bint logsigmoid_backward_from_output_rare(real g, real y) noexcept n
 
 cdef inline real logsigmoid_backward_from_output_lean(real g, real y) noexcept nogil:
     # e^y = sigmoid(x), so sigmoid(-x) = 1 - e^y = -expm1(y): vexpm1's arithmetic where k <= 0 and
-    # 2^k is normal (no clamps, no selects on k, 2^k in one factor; the same bits). 1.1x faster
-    # than vexpm1, which pays for the rare check (1e5, 1 thread)
+    # 2^k is normal (no clamps, no selects on k, 2^k in one factor; the same bits): the call, rare
+    # check included, 1.44x / 1.26x faster than with vexpm1 (float32 / float64, 1e5, 1 thread)
     cdef real kf = _k(y)
     cdef real m = _exp_mant(y, 0, kf, <real>1 - _pow2(_shift(y) - kf), 0)
     return keep_nan(y, g * -(y if y == <real>0 else m * _pow2(_shift(y) + kf)))
