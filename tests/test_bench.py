@@ -36,6 +36,29 @@ def test_bench_json_rows(tmp_path):
         assert row["best_ratio"] == pytest.approx(row["seconds"]["numpy"] / row["seconds"]["relukit"])
         assert row["copy_share"] == pytest.approx(row["gbps"] / row["copy_gbps"])
     assert "relu_backward out=g" in done.stdout
+    ahead = sum(row["best_ratio"] >= 1 for row in result["rows"])
+    assert f"ahead of the fastest peer in {ahead} of {len(result['rows'])} cases" in done.stdout
+
+
+def test_summary_names_each_case_behind_and_its_fastest_peer():
+    from relukit._bench import summary
+
+    def row(case, n, **seconds):
+        peers = [t for p, t in seconds.items() if p not in ("relukit", "copy")]
+        return {"case": case, "dtype": "float32", "n": n, "seconds": seconds,
+                "best_ratio": min(peers) / seconds["relukit"] if peers else None}
+
+    rows = [row("relu", 1000, relukit=1.0, numpy=3.0, torch=2.0, copy=1.0),
+            row("gelu", 100000, relukit=2.0, numpy=9.0, torch=1.0, copy=1.0),
+            row("tanh", 1000, relukit=1.0, numpy=0.8, torch=2.0, copy=1.0),
+            row("elu", 1000, relukit=1.0, copy=1.0)]     # no peer: not counted
+    lines = summary(rows).splitlines()
+    assert lines[0] == "ahead of the fastest peer in 1 of 3 cases; behind:"
+    assert lines[1].split() == ["gelu", "float32", "100,000", "0.50", "(torch)"]
+    assert lines[2].split() == ["tanh", "float32", "1,000", "0.80", "(numpy)"]
+    assert len(lines) == 3
+    assert summary(rows[:1]) == "ahead of the fastest peer in 1 of 1 cases"
+    assert summary(rows[3:]) == "no peer timed"
 
 
 def test_plot_without_matplotlib_is_refused_before_timing(tmp_path):

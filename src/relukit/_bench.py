@@ -220,6 +220,23 @@ def _row(name, dtype, n, arrays, times):
             "best_ratio": min(peers.values()) / times["relukit"] if peers else None}
 
 
+def summary(rows):
+    """The bench's answer in a few lines: in how many cases relukit is ahead of the fastest peer,
+    and each case where it is not, with that peer."""
+    compared = [r for r in rows if r["best_ratio"] is not None]
+    if not compared:
+        return "no peer timed"
+    behind = [r for r in compared if r["best_ratio"] < 1]
+    lines = [f"ahead of the fastest peer in {len(compared) - len(behind)} of {len(compared)} cases"
+             + ("; behind:" if behind else "")]
+    for r in behind:
+        fastest = min((p for p in r["seconds"] if p not in ("relukit", "copy")),
+                      key=r["seconds"].get)
+        lines.append(f"  {r['case']:<26} {r['dtype']:<8} {r['n']:>10,} {r['best_ratio']:6.2f} "
+                     f"({fastest})")
+    return "\n".join(lines)
+
+
 def plot(rows, path, title=""):
     """Throughput (GB/s) against size per case and dtype, each candidate a line, with the copy
     bandwidth measured alongside drawn as the ceiling."""
@@ -274,6 +291,7 @@ def main(ops=CORE_OPS, sizes=SIZES, dtypes=DTYPES, quick=False, peers=PEERS, thr
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     description, cfg, rows = run(ops, sizes, dtypes, repeats=3 if quick else 7, peers=peers,
                             threads=threads)
+    print("\n" + summary(rows))
     overhead = call_overhead()
     if json_path:
         with open(json_path, "w") as f:
