@@ -71,6 +71,30 @@ class Backward(_Activation):
         self.call()
 
 
+# the ops with a backward from the output, with the parameters it needs where the defaults refuse
+# one (softplus's threshold: see softplus_backward_from_output)
+FROM_OUTPUT = {op: {"softplus": {"threshold": 40.0}, "threshold": {"threshold": 0.5, "value": -1.0}}
+               .get(op, {}) for op in OPS if hasattr(relukit, f"{op}_backward_from_output")}
+
+
+class BackwardFromOutput:
+    """relukit's backward from the output y, into a given output: it keeps y in place of x, and
+    should cost no more than Backward's relukit row with layout `out` (same op, dtype and n)."""
+
+    params = (list(FROM_OUTPUT), DTYPES, SIZES)
+    param_names = ["op", "dtype", "n"]
+
+    def setup(self, op, dtype, n):
+        params = FROM_OUTPUT[op]
+        x, g, out = random(n, dtype, 0), random(n, dtype, 1), np.empty(n, dtype)
+        y = getattr(relukit, op)(x, **params)
+        fn = getattr(relukit, f"{op}_backward_from_output")
+        self.call = lambda: fn(g, y, out=out, **params)
+
+    def time_backward_from_output(self, op, dtype, n):
+        self.call()
+
+
 class ReluLayouts:
     """relu into a given output and in place, relu_backward in place into g: the layouts where
     no page faults are paid, against NumPy's own out= and np.copyto (the bandwidth ceiling)."""

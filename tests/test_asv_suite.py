@@ -54,3 +54,18 @@ def test_a_level_relukit_fell_back_from_skips(monkeypatch):
     assert common.random(10, "float32").shape == (10,)
     monkeypatch.delenv("RELUKIT_CPU_LEVEL")
     assert np.all(common.random(10, "float64") != 0)
+
+
+def test_every_backward_from_output_is_timed(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    import relukit
+    from benchmarks import activations
+
+    ops = {name[:-len("_backward_from_output")] for name in relukit.__all__
+           if name.endswith("_backward_from_output")}
+    assert ops - {"prelu", "rrelu"} <= set(activations.FROM_OUTPUT)
+    bench = activations.BackwardFromOutput()
+    for op in activations.FROM_OUTPUT:
+        for dtype in ("float32", "float64"):
+            bench.setup(op, dtype, 100)
+            bench.time_backward_from_output(op, dtype, 100)   # raises if the parameters are refused
