@@ -26,8 +26,8 @@ def _peer(op, impl, backward):
         fn = _peers.numexpr_peers(import_or_skip("numexpr")).get(op, (None, None))[backward]
     else:
         torch = import_or_skip("torch")
-        pair = _peers.torch_peers(torch)[op]
-        fn = pair and (lambda *arrays, f=pair[backward]: f(*map(torch.from_numpy, arrays)))
+        f = (_peers.torch_peers(torch)[op] or (None, None))[backward]
+        fn = f and (lambda *arrays, f=f: f(*map(torch.from_numpy, arrays)))
     if fn is None:
         skip(f"{impl} cannot express {op}")
     return fn
@@ -71,10 +71,11 @@ class Backward(_Activation):
         self.call()
 
 
-# the ops with a backward from the output, with the parameters it needs where the defaults refuse
-# one (softplus's threshold: see softplus_backward_from_output)
-FROM_OUTPUT = {op: {"softplus": {"threshold": 40.0}, "threshold": {"threshold": 0.5, "value": -1.0}}
-               .get(op, {}) for op in OPS if hasattr(relukit, f"{op}_backward_from_output")}
+# the ops with a backward from the output, with what it takes beyond (g, y): a softplus threshold
+# it accepts (see softplus_backward_from_output), rrelu in training; prelu's weight is per dtype
+FROM_OUTPUT = {op: {"softplus": {"threshold": 40.0}, "threshold": {"threshold": 0.5, "value": -1.0},
+                    "rrelu": {"training": True, "seed": 0}}.get(op, {})
+               for op in OPS if hasattr(relukit, f"{op}_backward_from_output")}
 
 
 class BackwardFromOutput:
@@ -85,7 +86,8 @@ class BackwardFromOutput:
     param_names = ["op", "dtype", "n"]
 
     def setup(self, op, dtype, n):
-        params = FROM_OUTPUT[op]
+        params = FROM_OUTPUT[op] or (
+            {"weight": _peers._prelu_weight(np.dtype(dtype))} if op == "prelu" else {})
         x, g, out = random(n, dtype, 0), random(n, dtype, 1), np.empty(n, dtype)
         y = getattr(relukit, op)(x, **params)
         fn = getattr(relukit, f"{op}_backward_from_output")

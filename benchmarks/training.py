@@ -10,7 +10,7 @@ import numpy as np
 import relukit
 from relukit import nn
 
-from .common import DTYPES, SIZES, random
+from .common import DTYPES, SIZES, import_or_skip, random
 
 WIDTH = 1000          # channels of the (n / WIDTH, WIDTH) matrices, channels last
 
@@ -53,6 +53,32 @@ class BiasAct:
         }[impl, direction]
 
     def time_bias_act(self, impl, act, dtype, n, direction):
+        self.call()
+
+
+class PreluWeightGrad:
+    """prelu's slope gradient, a sum over all but the channel axis of (n / 1000, 8, 125)-shaped
+    data (a batch of 8-channel images), against NumPy's expression (issue 3: relukit at least 5x faster at 1e7) and
+    PyTorch's kernel with the sum its autograd adds."""
+
+    params = (["relukit", "numpy", "torch"], DTYPES, SIZES)
+    param_names = ["impl", "dtype", "n"]
+
+    def setup(self, impl, dtype, n):
+        x = random(n, dtype).reshape(-1, 8, 125)
+        g = random(n, dtype, 1).reshape(-1, 8, 125)
+        w = np.full(8, 0.25, dtype)
+        if impl == "relukit":
+            self.call = lambda: relukit.prelu_weight_grad(g, x, w)
+        elif impl == "numpy":
+            self.call = lambda: np.sum(np.multiply(x * g, x <= 0), axis=(0, 2))
+        else:
+            torch = import_or_skip("torch")
+            tx, tg, tw = torch.from_numpy(x), torch.from_numpy(g), torch.from_numpy(w).view(8, 1)
+            kernel = torch.ops.aten._prelu_kernel_backward
+            self.call = lambda: kernel(tg, tx, tw)[1].sum(dim=(0, 2))
+
+    def time_weight_grad(self, impl, dtype, n):
         self.call()
 
 

@@ -474,6 +474,27 @@ def test_rrelu_seeds_differ_and_repeat():
                      relukit.rrelu(m[:, ::-2].copy(), training=True, seed=3))
 
 
+def test_rrelu_seed_is_mixed_as_seed_sequence_mixes_it():
+    # the kernels' typed copy of SeedSequence's mixing (int seeds below 2**64) gives its bits:
+    # the slopes for a seed are those SeedSequence(seed) keys, and a seed past 2**64 or a NumPy
+    # integer (SeedSequence itself) draws what the same int does
+    from relukit import _api
+
+    rng = np.random.default_rng(5)
+    seeds = [0, 1, 2, 7, 2**31, 2**32 - 1, 2**32, 2**32 + 1, 2**63, 2**64 - 1]
+    seeds += [int(s) for s in rng.integers(0, 2**63, 500)] + list(range(500))
+    for seed in seeds:
+        mixed = np.random.SeedSequence(seed).generate_state(1, np.uint64)[0]
+        assert _api._rrelu_key(seed) == int(mixed), seed
+    x = -np.ones(1000)
+    assert_same_bits(relukit.rrelu(x, training=True, seed=np.uint64(2**64 - 1)),
+                     relukit.rrelu(x, training=True, seed=2**64 - 1))
+    assert not np.array_equal(relukit.rrelu(x, training=True, seed=2**64),
+                              relukit.rrelu(x, training=True, seed=2**64 - 1))
+    with pytest.raises(ValueError):
+        relukit.rrelu(x, training=True, seed=-1)
+
+
 @pytest.mark.thread_unsafe(reason="changes the process-global thread limit")
 @DTYPES
 def test_rrelu_same_bits_for_1_2_3_threads(dtype):

@@ -1560,8 +1560,8 @@ def _prelu_channel_sums(g, x, axis, dtype):
     if axis is None:
         outer, channels, inner = 1, 1, x.size
     else:
-        outer = int(np.prod(x.shape[:axis]))
-        channels, inner = x.shape[axis], int(np.prod(x.shape[axis + 1:]))
+        outer = math.prod(x.shape[:axis])                  # (np.prod costs 2 us a call)
+        channels, inner = x.shape[axis], math.prod(x.shape[axis + 1:])
     out = np.zeros(channels, np.float64)
     if x.size:
         compute = np.float32 if dtype == np.float16 else dtype   # float16 sums through float32
@@ -1597,6 +1597,8 @@ def _rrelu_key(seed):
     if seed is None:
         raise ValueError("rrelu in training mode needs a seed: the forward and the backward must "
                          "draw the same slopes (pass the same int to both)")
+    if type(seed) is int and 0 <= seed < 1 << 64:
+        return _kernels.seed_key(seed)          # SeedSequence's bits, without its 4 us
     return int(np.random.SeedSequence(seed).generate_state(1, np.uint64)[0])
 
 
@@ -1625,12 +1627,14 @@ def _rrelu_train(g, x, lower, upper, seed, backward, out=None, *, _first=0, **kw
     gc = xc if g is None else np.ascontiguousarray(g, dtype=compute).reshape(-1)
     result = np.empty(x.shape, compute)
     _kernels.rrelu_train(gc, xc, result.reshape(-1), key, lower, upper, backward, _first)
+    out = out[0] if isinstance(out, tuple) else out
+    if out is None and dtype == compute:
+        return result[()]                               # a 0-d input gives a scalar, as a ufunc
     # float16 results beyond its range are inf and tiny ones subnormal or 0 without a flag, as in
     # the ufuncs' float16 loops
     with np.errstate(over="ignore", under="ignore"):
         if out is None:
-            return result.astype(dtype, copy=False)[()]  # a 0-d input gives a scalar, as a ufunc
-        out = out[0] if isinstance(out, tuple) else out
+            return result.astype(dtype)[()]
         np.copyto(out, result, casting="same_kind")
     return out
 

@@ -6,6 +6,7 @@ NumPy expressions use Python scalars so that NumPy keeps the input dtype (NEP 50
 """
 
 import concurrent.futures
+import functools
 import re
 
 import numpy as np
@@ -34,6 +35,23 @@ def _sigmoid(x):
 
 def _softplus(x):
     return np.logaddexp(x, 0)
+
+
+@functools.lru_cache(maxsize=None)
+def _prelu_weight(dtype):
+    """prelu's one shared slope (PyTorch's nn.PReLU() default, 0.25), so the data stay 1-D."""
+    return np.array([0.25], dtype)
+
+
+@functools.lru_cache(maxsize=None)
+def _rrelu_noise(n, dtype):
+    """The slopes relukit's rrelu draws with seed 0, for NumPy and PyTorch, which keep a
+    forward's slopes for its backward (relukit draws them again): drawn once per size."""
+    return -relukit.rrelu(-np.ones(n, dtype), training=True, seed=0)
+
+
+def _gelu_tanh_arg(x):
+    return 0.7978845608028654 * (x + 0.044715 * x * x * x)
 
 
 def copier(x, threads):
@@ -135,7 +153,29 @@ OPS = {
         relukit.gelu, None if _ndtr is None else (lambda x: x * _ndtr(x)),
         relukit.gelu_backward,
         None if _ndtr is None else (lambda g, x: g * (_ndtr(x) + x * np.exp(-x * x / 2) * 0.3989422804014327))),
+    "gelu_tanh": (
+        lambda x, **kw: relukit.gelu(x, approximate="tanh", **kw),
+        lambda x: 0.5 * x * (1 + np.tanh(_gelu_tanh_arg(x))),
+        lambda g, x, **kw: relukit.gelu_backward(g, x, approximate="tanh", **kw),
+        lambda g, x: g * _gelu_tanh_backward(x)),
+    "prelu": (
+        lambda x, **kw: relukit.prelu(x, _prelu_weight(x.dtype), **kw),
+        lambda x: _where(x > 0, x, x * _prelu_weight(x.dtype)),
+        lambda g, x, **kw: relukit.prelu_backward(g, x, _prelu_weight(x.dtype), **kw),
+        lambda g, x: _where(x > 0, g, g * _prelu_weight(x.dtype))),
+    # training mode, the per-element slopes uniform in [1/8, 1/3) (NumPy's and PyTorch's: the
+    # same slopes, stored; PyTorch's forward draws its own)
+    "rrelu": (
+        lambda x, **kw: relukit.rrelu(x, training=True, seed=0, **kw),
+        lambda x: _where(x > 0, x, x * _rrelu_noise(x.size, x.dtype).reshape(x.shape)),
+        lambda g, x, **kw: relukit.rrelu_backward(g, x, training=True, seed=0, **kw),
+        lambda g, x: _where(x > 0, g, g * _rrelu_noise(x.size, x.dtype).reshape(x.shape))),
 }
+
+
+def _gelu_tanh_backward(x):
+    t = np.tanh(_gelu_tanh_arg(x))
+    return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * 0.7978845608028654 * (1 + 0.134145 * x * x)
 
 
 def torch_peers(torch):
@@ -168,6 +208,15 @@ def torch_peers(torch):
         "silu": (F.silu, aten.silu_backward),
         "mish": (F.mish, aten.mish_backward),
         "gelu": (F.gelu, aten.gelu_backward),
+        "gelu_tanh": (lambda x: F.gelu(x, approximate="tanh"),
+                      lambda g, x: aten.gelu_backward(g, x, approximate="tanh")),
+        # PyTorch has no backward for the input gradient alone: its kernel forms the weight's
+        # per-element gradient too, and autograd sums it
+        "prelu": (lambda x: F.prelu(x, torch.from_numpy(_prelu_weight(x.numpy().dtype))), None),
+        "rrelu": (lambda x: F.rrelu(x, 1 / 8, 1 / 3, training=True),
+                  lambda g, x: aten.rrelu_with_noise_backward(
+                      g, x, torch.from_numpy(_rrelu_noise(x.numel(), x.numpy().dtype)),
+                      1 / 8, 1 / 3, True, False)),
     }
 
 
@@ -197,6 +246,8 @@ NUMEXPR = {
     "logsigmoid": ("-log1p(exp(-x))", "g / (1 + exp(x))"),
     "silu": ("x / (1 + exp(-x))", "g * (1 + x / (1 + exp(x))) / (1 + exp(-x))"),
     "mish": ("x * tanh(log1p(exp(x)))", None),
+    "gelu_tanh": ("0.5 * x * (1 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)))", None),
+    "prelu": ("where(x > 0, x, x * 0.25)", "where(x > 0, g, g * 0.25)"),
 }
 
 

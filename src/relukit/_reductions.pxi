@@ -9,7 +9,7 @@
 cdef enum:
     LANES = 16
     ITEM = 16384             # about this many elements per work item
-    SHORT_ROW = 64           # rows shorter than this are summed across rows instead
+    SHORT_ROW = 256          # rows shorter than this are summed across rows instead
     MAX_SCRATCH = 1 << 16    # doubles of partial sums (512 KiB) unless one row is wider: 8 MiB of
                              # fresh scratch per call cost bias_act_backward more than its threads
 
