@@ -97,6 +97,54 @@ class BackwardFromOutput:
         self.call()
 
 
+# parameter values other than the defaults (which Forward and Backward use): a value can take a
+# loop the defaults never reach (celu's float64 loop for one alpha other than 1 was not
+# vectorised). Each: relukit's forward and backward, PyTorch's forward (torch as t, F = t.nn.functional)
+PARAMS = {
+    "leaky_relu(0.2)": (lambda x, **kw: relukit.leaky_relu(x, 0.2, **kw),
+                        lambda g, x, **kw: relukit.leaky_relu_backward(g, x, 0.2, **kw),
+                        lambda t, F, x: F.leaky_relu(x, 0.2)),
+    "hardtanh(-2, 2)": (lambda x, **kw: relukit.hardtanh(x, -2.0, 2.0, **kw),
+                        lambda g, x, **kw: relukit.hardtanh_backward(g, x, -2.0, 2.0, **kw),
+                        lambda t, F, x: F.hardtanh(x, -2.0, 2.0)),
+    "elu(alpha=0.5)": (lambda x, **kw: relukit.elu(x, 0.5, **kw),
+                       lambda g, x, **kw: relukit.elu_backward(g, x, 0.5, **kw),
+                       lambda t, F, x: F.elu(x, 0.5)),
+    "celu(alpha=0.5)": (lambda x, **kw: relukit.celu(x, 0.5, **kw),
+                        lambda g, x, **kw: relukit.celu_backward(g, x, 0.5, **kw),
+                        lambda t, F, x: F.celu(x, 0.5)),
+    "softplus(beta=2)": (lambda x, **kw: relukit.softplus(x, 2.0, **kw),
+                         lambda g, x, **kw: relukit.softplus_backward(g, x, 2.0, **kw),
+                         lambda t, F, x: F.softplus(x, 2.0)),
+    "silu(beta=1.702)": (lambda x, **kw: relukit.silu(x, 1.702, **kw),      # the quick GELU
+                         lambda g, x, **kw: relukit.silu_backward(g, x, 1.702, **kw),
+                         lambda t, F, x: x * t.sigmoid(1.702 * x)),
+}
+
+
+class NonDefaultParams:
+    """Forward and backward with the PARAMS above, into a given output; PyTorch's forward."""
+
+    params = (list(PARAMS), ["relukit", "torch"], DTYPES, SIZES, ["forward", "backward"])
+    param_names = ["op", "impl", "dtype", "n", "direction"]
+
+    def setup(self, op, impl, dtype, n, direction):
+        x, g, out = random(n, dtype, 0), random(n, dtype, 1), np.empty(n, dtype)
+        forward, backward, torch_forward = PARAMS[op]
+        if impl == "relukit":
+            self.call = ((lambda: forward(x, out=out)) if direction == "forward"
+                         else (lambda: backward(g, x, out=out)))
+            return
+        if direction == "backward":
+            skip("PyTorch's backward runs through autograd")
+        torch = import_or_skip("torch")
+        tx = torch.from_numpy(x)
+        self.call = lambda: torch_forward(torch, torch.nn.functional, tx)
+
+    def time_params(self, op, impl, dtype, n, direction):
+        self.call()
+
+
 class ReluLayouts:
     """relu into a given output and in place, relu_backward in place into g: the layouts where
     no page faults are paid, against NumPy's own out= and np.copyto (the bandwidth ceiling)."""

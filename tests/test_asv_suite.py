@@ -90,3 +90,9 @@ def test_every_activation_case_sets_up_and_runs(monkeypatch):
                         bench.call()
                         ran.add((op, impl))
     assert {(op, "relukit") for op in activations.OPS} | {(op, "numpy") for op in ("relu", "prelu")} <= ran
+    bench = activations.NonDefaultParams()
+    for op in activations.PARAMS:
+        for dtype in activations.DTYPES:
+            for direction in ("forward", "backward"):
+                bench.setup(op, "relukit", dtype, 100, direction)
+                bench.time_params(op, "relukit", dtype, 100, direction)
