@@ -54,6 +54,11 @@ def _gelu_tanh_arg(x):
     return 0.7978845608028654 * (x + 0.044715 * x * x * x)
 
 
+def _gelu_tanh_backward(x):
+    t = np.tanh(_gelu_tanh_arg(x))
+    return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * 0.7978845608028654 * (1 + 0.134145 * x * x)
+
+
 def copier(x, threads):
     """A callable copying x into a new array's memory with up to `threads` threads: the bandwidth
     ceiling a kernel with that many threads is held against. np.copyto is single-threaded, but
@@ -164,23 +169,22 @@ OPS = {
         lambda g, x, **kw: relukit.prelu_backward(g, x, _prelu_weight(x.dtype), **kw),
         lambda g, x: _where(x > 0, g, g * _prelu_weight(x.dtype))),
     # training mode, the per-element slopes uniform in [1/8, 1/3) (NumPy's and PyTorch's: the
-    # same slopes, stored; PyTorch's forward draws its own)
+    # same slopes, stored; PyTorch's forward draws its own); the data are 1-D
     "rrelu": (
         lambda x, **kw: relukit.rrelu(x, training=True, seed=0, **kw),
-        lambda x: _where(x > 0, x, x * _rrelu_noise(x.size, x.dtype).reshape(x.shape)),
+        lambda x: _where(x > 0, x, x * _rrelu_noise(x.size, x.dtype)),
         lambda g, x, **kw: relukit.rrelu_backward(g, x, training=True, seed=0, **kw),
-        lambda g, x: _where(x > 0, g, g * _rrelu_noise(x.size, x.dtype).reshape(x.shape))),
+        lambda g, x: _where(x > 0, g, g * _rrelu_noise(x.size, x.dtype))),
 }
-
-
-def _gelu_tanh_backward(x):
-    t = np.tanh(_gelu_tanh_arg(x))
-    return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * 0.7978845608028654 * (1 + 0.134145 * x * x)
 
 
 def torch_peers(torch):
     """op: (PyTorch forward, PyTorch backward) on tensors; None where PyTorch has no such op."""
     F, aten = torch.nn.functional, torch.ops.aten
+    # prelu's slope and rrelu's stored slopes as tensors, made once (not inside the timed call)
+    prelu_weight = {t: torch.full((1,), 0.25, dtype=t) for t in (torch.float32, torch.float64)}
+    rrelu_noise = functools.lru_cache(maxsize=None)(
+        lambda n, dtype: torch.from_numpy(_rrelu_noise(n, np.dtype(str(dtype)[len("torch."):]))))
     return {
         "relu": (torch.relu, lambda g, x: aten.threshold_backward(g, x, 0)),
         "leaky_relu": (lambda x: F.leaky_relu(x, 0.01),
@@ -212,11 +216,10 @@ def torch_peers(torch):
                       lambda g, x: aten.gelu_backward(g, x, approximate="tanh")),
         # PyTorch has no backward for the input gradient alone: its kernel forms the weight's
         # per-element gradient too, and autograd sums it
-        "prelu": (lambda x: F.prelu(x, torch.from_numpy(_prelu_weight(x.numpy().dtype))), None),
+        "prelu": (lambda x: F.prelu(x, prelu_weight[x.dtype]), None),
         "rrelu": (lambda x: F.rrelu(x, 1 / 8, 1 / 3, training=True),
                   lambda g, x: aten.rrelu_with_noise_backward(
-                      g, x, torch.from_numpy(_rrelu_noise(x.numel(), x.numpy().dtype)),
-                      1 / 8, 1 / 3, True, False)),
+                      g, x, rrelu_noise(x.numel(), x.dtype), 1 / 8, 1 / 3, True, False)),
     }
 
 
