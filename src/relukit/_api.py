@@ -1371,14 +1371,15 @@ def gelu_backward(g, x, approximate="none", **kwargs):
 # ---- prelu: leaky_relu with one learned slope per channel ------------------------------------------
 def _channel_slopes(x, weight, axis, dtype):
     """weight as slopes that broadcast along `axis` of x; a weight of size 1 is one slope."""
-    weight = np.asarray(weight)
-    # checked before the cast, which would drop a complex weight's imaginary part with a warning
-    if weight.dtype.kind not in "biuf":
-        raise TypeError(f"prelu weight must be real numbers, got {weight.dtype}")
-    weight = weight.astype(dtype, copy=False)
+    if type(weight) is not np.ndarray or weight.dtype != dtype:    # (0.3 us a call less if it is)
+        weight = np.asarray(weight)
+        # checked before the cast, which would drop a complex weight's imaginary part with a warning
+        if weight.dtype.kind not in "biuf":
+            raise TypeError(f"prelu weight must be real numbers, got {weight.dtype}")
+        weight = weight.astype(dtype, copy=False)
     if weight.ndim > 1:
         raise ValueError(f"prelu weight must be 1-D (one slope per channel), got shape {weight.shape}")
-    ndim = np.ndim(x)
+    ndim = x.ndim if type(x) is np.ndarray else np.ndim(x)
     # x with fewer than 2 dimensions has no channel axis (as in PyTorch): only one slope fits
     if (ndim >= 2 or weight.size != 1) and not -ndim <= axis < ndim:
         raise ValueError(f"prelu axis {axis} is out of range for x with {ndim} dimensions")
@@ -1395,6 +1396,8 @@ def _channel_slopes(x, weight, axis, dtype):
 def _float_dtype(op, *arrays):
     """The result dtype of prelu and rrelu: leaky_relu's with a Python float slope (float64 for
     integer and bool arrays, NumPy's promotion of an integer array and a Python float)."""
+    if len(arrays) == 1 and type(arrays[0]) is np.ndarray and arrays[0].dtype.kind == "f":
+        return arrays[0].dtype                  # the common call, without result_type's cost
     dtype = np.result_type(*arrays)
     if dtype.kind in "biu":
         return np.dtype(np.float64)

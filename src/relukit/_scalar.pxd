@@ -1315,9 +1315,10 @@ cdef inline bint silu_forward_rare(real x, real beta) noexcept nogil:
     return True
 
 cdef inline real silu_forward_lean(real x, real beta) noexcept nogil:
-    # float32 in float32 lanes (beta other than 1; double before, 1.9x slower): beta x as two
+    # float32 in float32 lanes (beta other than 1; double before, 1.8x slower): beta x as two
     # floats, th + tl, tl going into the reduction of e^-|beta x|; then silu_forward_beta1's steps,
-    # so that beta = 1 (tl = 0) gives its bits
+    # so that beta = 1 (tl = 0) gives its bits. Every float32 (2^-30..2^9): 3.34 ULP at most
+    # (beta = 1.702), 0.5 ULP or so in double
     cdef real th = x * beta, tl, sc, q
     if real is float:
         tl = _fma(x, beta, -th)
