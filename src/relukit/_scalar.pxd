@@ -1325,7 +1325,7 @@ cdef inline real silu_forward_lean(real x, real beta) noexcept nogil:
         q = _exp_neg(_abs(th), tl if th >= 0 else -tl, &sc)
         q = q / (<real>1 + q)
         return keep_nan(x, x * (<real>1 - q) if th >= 0 else (x * q) * sc)
-    return th
+    return th           # (float64: never run, every element is rare)
 
 cdef inline real silu_forward(real x, real beta) noexcept nogil:
     cdef double bx, y, e
