@@ -194,12 +194,13 @@ forward 2.96; silu's 3.19). Those operands are now part of the float32 data
 (`_reference.FLOAT32_SWEEP_WORST`), so the float32 column shows the sweep's maxima for the
 default parameters. float64 cannot be swept: its column is a sample's, and may sit as far below
 the true maxima as float32's sample did. Session 16 (2026-11-24) moved the float32 backwards from
-the output of softplus, squareplus and sparse_plus, and silu's forward with beta other than 1,
-from double to float32 lanes (docs/performance.md); the same sweep over every parameter set
+the output of softplus, squareplus and sparse_plus, and silu's and softplus's forwards with beta
+other than 1, from double to float32 lanes (docs/performance.md); the same sweep over every parameter set
 found nothing past a bound: softplus from the output 1.90 ULP with the default beta (2.53 with
 beta = 0.001, where it was 0.5), squareplus's 0.64 (3.35 in a plain first form, corrected since),
-sparse_plus's 1.40 steps-1 (a subnormal y, where the remainder is lost), silu with beta other than
-1 3.34 (beta = 1.702; 3.19 with beta = 0.5, as beta = 1's own form gives).
+sparse_plus's 1.40 (1 step; a subnormal y, where the remainder is lost), silu with beta other than
+1 3.34 (beta = 1.702; 3.19 with beta = 0.5, as beta = 1's own form gives), softplus's forward with
+beta other than 1 2.66 (beta = 0.001).
 
 "Bound" is the SPEC's (steps from the correctly rounded value); a **bold** cell exceeds it (by
 more than the bound in representable steps). "bitwise" ops are compared with their exact value

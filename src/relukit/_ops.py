@@ -103,7 +103,7 @@ UFUNCS = [
                 special=("alpha == 1", "_alpha1", ("forward", "backward")), lean=("backward_alpha1",)),
     *activation("softplus", params=("beta", "threshold"), work="compute",
                 special=("beta == 1", "_beta1", ("forward", "backward")),
-                lean=("backward_beta1", "backward_from_output")),
+                lean=("forward", "backward_beta1", "backward_from_output")),
     *activation("logsigmoid", work="compute", lean=("backward", "backward_from_output")),
     *activation("silu", params=("beta",), from_output=False, work="compute",
                 special=("beta == 1", "_beta1", ("forward", "backward")),

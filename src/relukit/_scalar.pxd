@@ -1039,11 +1039,31 @@ cdef inline real softplus_backward_beta1(real g, real x, real beta, real thresho
     return (r if softplus_backward_beta1_rare(g, x, beta, threshold)
             else softplus_backward_beta1_lean(g, x, beta, threshold))
 
+cdef inline bint softplus_forward_rare(real x, real beta, real threshold) noexcept nogil:
+    # float32's lean form: beta x within 80 of 0 (e^-|beta x| needs no scaling) and not in the
+    # subnormals (its product error must be a float), or 0; NaN is rare. float64 has no lean form.
+    cdef real t = _abs(x * beta)
+    if real is float:
+        return not ((t <= <float>80.0) & ((t >= <float>7.888609052210118e-31) | (t == 0)))
+    return True
+
+cdef inline real softplus_forward_lean(real x, real beta, real threshold) noexcept nogil:
+    # float32 in float32 lanes (beta other than 1; softplus_f32, in part double, 2.1x slower):
+    # beta x as two floats, the low part in the reduction of e = e^-|beta x| (scaled below 2^-100,
+    # as in vsoftplus), then x+ + log1p(e) / beta, so that beta = 1 gives vsoftplus's bits
+    cdef real th = x * beta, tl, sc, l
+    if real is float:
+        tl = _fma(x, beta, -th)
+        l = _log1p_core(_exp_neg(_abs(th), tl if th >= 0 else -tl, &sc))
+        return keep_nan(x, x if th > threshold else (x if th > 0 else <real>0) + (l * sc) / beta)
+    return th           # (float64: never run, every element is rare)
+
 cdef inline real softplus_forward(real x, real beta, real threshold) noexcept nogil:
     # float64 carries the rounding of beta x into the reduction (the tail amplifies it by |beta x|)
     cdef double t
     if real is float:
         t = x if x * beta > threshold else softplus_f32(x, beta)
+        t = t if softplus_forward_rare(x, beta, threshold) else softplus_forward_lean(x, beta, threshold)
     else:
         t = x * beta
         # beta x beyond the doubles (threshold inf): softplus is x there
