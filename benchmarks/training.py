@@ -58,8 +58,8 @@ class BiasAct:
 
 class PreluWeightGrad:
     """prelu's slope gradient, a sum over all but the channel axis of (n / 1000, 8, 125)-shaped
-    data (a batch of 8-channel images), against NumPy's expression (issue 3: relukit at least 5x faster at 1e7) and
-    PyTorch's kernel with the sum its autograd adds."""
+    data (a batch of 8-channel images), against NumPy's expression (issue 3: relukit at least 5x
+    faster at 1e7) and PyTorch's kernel with the sum its autograd adds."""
 
     params = (["relukit", "numpy", "torch"], DTYPES, SIZES)
     param_names = ["impl", "dtype", "n"]

@@ -89,7 +89,8 @@ def test_every_activation_case_sets_up_and_runs(monkeypatch):
                             continue
                         bench.call()
                         ran.add((op, impl))
-    assert {(op, "relukit") for op in activations.OPS} | {(op, "numpy") for op in ("relu", "prelu")} <= ran
+    assert {(op, "relukit") for op in activations.OPS} <= ran
+    assert {("relu", "numpy"), ("prelu", "numpy")} <= ran
     bench = activations.NonDefaultParams()
     for op in activations.PARAMS:
         for dtype in activations.DTYPES:

@@ -1039,13 +1039,18 @@ cdef inline real softplus_backward_beta1(real g, real x, real beta, real thresho
     return (r if softplus_backward_beta1_rare(g, x, beta, threshold)
             else softplus_backward_beta1_lean(g, x, beta, threshold))
 
-cdef inline bint softplus_forward_rare(real x, real beta, real threshold) noexcept nogil:
-    # float32's lean form: beta x within 80 of 0 (e^-|beta x| needs no scaling) and not in the
-    # subnormals (its product error must be a float), or 0; NaN is rare. float64 has no lean form.
+cdef inline bint beta_x_rare(real x, real beta) noexcept nogil:
+    # The float32 lean forms of softplus and silu with a beta, which carry beta x as two floats:
+    # beta x within 80 of 0 (below _exp_neg's clamp at 112, past which x e^-|beta x| need not round
+    # to 0 for a small beta) and not in the subnormals, where its product error would not be a
+    # float, or 0; NaN is rare. float64 has no such lean forms.
     cdef real t = _abs(x * beta)
     if real is float:
         return not ((t <= <float>80.0) & ((t >= <float>7.888609052210118e-31) | (t == 0)))
     return True
+
+cdef inline bint softplus_forward_rare(real x, real beta, real threshold) noexcept nogil:
+    return beta_x_rare(x, beta)
 
 cdef inline real softplus_forward_lean(real x, real beta, real threshold) noexcept nogil:
     # float32 in float32 lanes (beta other than 1; softplus_f32, in part double, 2.1x slower):
@@ -1327,12 +1332,7 @@ cdef inline real silu_forward_beta1_lean(real x, real beta) noexcept nogil:
     return keep_nan(x, x * (<real>1 - q) if x >= 0 else x * q)
 
 cdef inline bint silu_forward_rare(real x, real beta) noexcept nogil:
-    # float32's lean form: beta x within 80 of 0 (e^-|beta x| needs no scaling) and not in the
-    # subnormals (its product error must be a float), or 0; NaN is rare. float64 has no lean form.
-    cdef real t = _abs(x * beta)
-    if real is float:
-        return not ((t <= <float>80.0) & ((t >= <float>7.888609052210118e-31) | (t == 0)))
-    return True
+    return beta_x_rare(x, beta)
 
 cdef inline real silu_forward_lean(real x, real beta) noexcept nogil:
     # float32 in float32 lanes (beta other than 1; double before, 1.8x slower): beta x as two
