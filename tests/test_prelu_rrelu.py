@@ -495,6 +495,75 @@ def test_rrelu_seed_is_mixed_as_seed_sequence_mixes_it():
         relukit.rrelu(x, training=True, seed=-1)
 
 
+def _reference_slopes(key, first, n, dtype, lower, upper):
+    """The generator as documented in _noise.pxi, in NumPy uint64 arithmetic: output p is
+    SplitMix64's finaliser of key + (p + 1) * golden; float64 element i takes the top 53 bits of
+    output i, float32 element i the top 24 bits of half i % 2 (low first) of output i // 2."""
+    def mix64(z):
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+    index = np.arange(first, first + n, dtype=np.uint64)
+    half = dtype == F32
+    with np.errstate(over="ignore"):
+        bits = mix64(np.uint64(key) + ((index >> np.uint64(half)) + np.uint64(1)) *
+                     np.uint64(0x9E3779B97F4A7C15))
+    if half:
+        unit = ((bits >> (np.uint64(32) * (index & np.uint64(1)) + np.uint64(8))) &
+                np.uint64(0xFFFFFF)).astype(F32) * np.float32(2**-24)
+    else:
+        unit = (bits >> np.uint64(11)).astype(F64) * 2**-53
+    lo, hi = dtype.type(lower), dtype.type(upper)
+    slope = lo + (hi - lo) * unit
+    return np.where(slope < hi, slope, lo)
+
+
+@DTYPES
+def test_big_endian_arrays_give_the_native_results(dtype):
+    """prelu and rrelu run kernels of their own, which read native byte order: a big-endian
+    array is converted (the result is native, as a ufunc's), not read byte-swapped."""
+    x = make_data(300, dtype, seed=31).reshape(3, 100)
+    g = make_data(300, dtype, seed=32).reshape(3, 100)
+    w = np.linspace(-0.5, 0.5, 3).astype(dtype)
+    swapped = [a.astype(a.dtype.newbyteorder(">")) for a in (x, g, w)]
+    calls = [
+        lambda x, g, w: relukit.rrelu(x, training=True, seed=4),
+        lambda x, g, w: relukit.rrelu_backward(g, x, training=True, seed=4),
+        lambda x, g, w: relukit.prelu(x, w, axis=0),
+        lambda x, g, w: relukit.prelu_backward(g, x, w, axis=0),
+        lambda x, g, w: relukit.prelu_weight_grad(g, x, w, axis=0),
+    ]
+    for call in calls:
+        with np.errstate(all="ignore"):
+            got, want = call(*swapped), call(x, g, w)
+        assert got.dtype == want.dtype and got.dtype.isnative
+        assert_same_bits(got, want)
+
+
+@pytest.mark.parametrize("dtype", [F32, F64])
+def test_rrelu_slopes_follow_the_documented_generator(dtype):
+    """Bit for bit, from every start (a dask block may begin at an odd element, where a float32
+    pair is split) and through the bit-mask backward; and neighbours uncorrelated (float32
+    elements 2p and 2p + 1 share one 64-bit output): |correlation| within 6 standard errors."""
+    from relukit import _api
+
+    key = _api._rrelu_key(21)
+    for first, n in ((0, 5000), (1, 4999), (7, 1), (2**40 + 3, 1030)):
+        x = -np.ones(n, dtype)
+        got = -_api._rrelu_train(None, x, 0.1, 0.7, 21, False, _first=first)
+        assert_same_bits(got, _reference_slopes(key, first, n, dtype, 0.1, 0.7), (first, n))
+    n = 1 << 20
+    r = _reference_slopes(key, 0, n, dtype, 0.0, 1.0).astype(F64)
+    assert_same_bits(-relukit.rrelu(-np.ones(n, dtype), 0.0, 1.0, training=True, seed=21),
+                     r.astype(dtype))
+    for lag in (1, 2):
+        for start in (0, 1):
+            a, b = r[start::2][:n // 2 - 1], r[start + lag::2][:n // 2 - 1]
+            corr = np.corrcoef(a, b)[0, 1]
+            assert abs(corr) < 6 / math.sqrt(a.size), (lag, start, corr)
+
+
 @pytest.mark.thread_unsafe(reason="changes the process-global thread limit")
 @DTYPES
 def test_rrelu_same_bits_for_1_2_3_threads(dtype):

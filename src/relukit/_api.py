@@ -1605,32 +1605,51 @@ def _rrelu_key(seed):
     return int(np.random.SeedSequence(seed).generate_state(1, np.uint64)[0])
 
 
+def _writable_as(out, xc, gc, shape):
+    """Whether the kernel can write into `out` itself: an ndarray of xc's dtype and the shape, C
+    contiguous and writeable, and apart from the flat inputs xc and gc or exactly one of them
+    (each element is read before it is written)."""
+    return (type(out) is np.ndarray and out.dtype == xc.dtype and out.shape == shape
+            and out.flags.c_contiguous and out.flags.writeable
+            and all(not np.may_share_memory(out, a) or
+                    out.__array_interface__["data"][0] == a.__array_interface__["data"][0]
+                    for a in (xc, gc)))
+
+
 def _rrelu_train(g, x, lower, upper, seed, backward, out=None, *, _first=0, **kwargs):
     """`_first`: the index in the whole array of x's first element, when x is one block of it."""
     if kwargs:
         raise TypeError(f"rrelu in training mode takes out= but no other ufunc keywords, "
                         f"got {sorted(kwargs)}")
     key = _rrelu_key(seed)
-    chunked = _chunked.handles(g, x)
-    if chunked and _chunked.has_dataset(g, x):
-        # each variable would be keyed by (seed, element index) alike: one noise for all of them
-        raise TypeError("rrelu in training mode takes one array at a time, not an xarray Dataset: "
-                        "its variables would all draw the same slopes from the seed; call it per "
-                        "variable, each with its own seed")
-    if not chunked:
-        x = np.asarray(x)
-    dtype = _float_dtype("rrelu", x) if g is None else _float_dtype("rrelu_backward", g, x)
-    if g is not None and np.shape(g) != np.shape(x) and not _chunked.labelled(g, x):
-        raise ValueError(f"rrelu_backward needs g and x of one shape, got {np.shape(g)} and "
-                         f"{np.shape(x)}")
-    if chunked:
-        return _chunked.rrelu_train(g, x, lower, upper, seed, backward, dtype, out)
-    compute = np.float32 if dtype == np.float16 else dtype      # float16 computes in float32
+    if (type(x) is np.ndarray and x.dtype.char in "fd" and x.dtype.isnative and
+            (g is None or type(g) is np.ndarray and g.dtype == x.dtype and g.shape == x.shape)):
+        dtype = x.dtype                         # the common call, without the checks below (1 us)
+    else:
+        chunked = _chunked.handles(g, x)
+        if chunked and _chunked.has_dataset(g, x):
+            # each variable would be keyed by (seed, element index) alike: one noise for all
+            raise TypeError("rrelu in training mode takes one array at a time, not an xarray "
+                            "Dataset: its variables would all draw the same slopes from the seed; "
+                            "call it per variable, each with its own seed")
+        if not chunked:
+            x = np.asarray(x)
+        dtype = _float_dtype("rrelu", x) if g is None else _float_dtype("rrelu_backward", g, x)
+        if g is not None and np.shape(g) != np.shape(x) and not _chunked.labelled(g, x):
+            raise ValueError(f"rrelu_backward needs g and x of one shape, got {np.shape(g)} and "
+                             f"{np.shape(x)}")
+        if chunked:
+            return _chunked.rrelu_train(g, x, lower, upper, seed, backward, dtype, out)
+    dtype = dtype.newbyteorder("=")                      # as a ufunc's result, and the kernels'
+    compute = np.dtype(np.float32) if dtype == np.float16 else dtype  # float16 computes in float32
     xc = np.ascontiguousarray(x, dtype=compute).reshape(-1)
     gc = xc if g is None else np.ascontiguousarray(g, dtype=compute).reshape(-1)
+    out = out[0] if isinstance(out, tuple) else out
+    if _writable_as(out, xc, gc, x.shape):
+        _kernels.rrelu_train(gc, xc, out.reshape(-1), key, lower, upper, backward, _first)
+        return out
     result = np.empty(x.shape, compute)
     _kernels.rrelu_train(gc, xc, result.reshape(-1), key, lower, upper, backward, _first)
-    out = out[0] if isinstance(out, tuple) else out
     if out is None and dtype == compute:
         return result[()]                               # a 0-d input gives a scalar, as a ufunc
     # float16 results beyond its range are inf and tiny ones subnormal or 0 without a flag, as in

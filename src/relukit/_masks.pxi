@@ -55,35 +55,31 @@ cdef inline void pack_bits(const real* x, uint8_t* out, npy_intp n, real lo, rea
             out[s // 8 + i] = rk_pack8(t + 8 * i)
         s += m
 
-cdef inline real dead_value(real g, npy_intp index, DeadRule dead, real slope, uint64_t key,
-                            real lower, real width, real upper) noexcept nogil:
+cdef inline real dead_value(real g, DeadRule dead, real slope) noexcept nogil:
     if dead == DEAD_ZERO:
         return 0
-    if dead == DEAD_SLOPE:
-        return g * slope
-    return g * uniform_slope(key, index, lower, width, upper)
+    return g * slope
 
 cdef inline void unpack_apply(const real* g, const uint8_t* mask, real* out, npy_intp n,
-                              npy_intp first, DeadRule dead, real slope, uint64_t key,
-                              real lower, real upper) noexcept nogil:
-    """out[k] = g[k] where bit k is set, else dead_value; `first` is the flat index of element 0
-    (rrelu's slopes depend on it). The caller passes `dead` as a constant, so each rule gets its
-    own loop once this is inlined."""
+                              DeadRule dead, real slope, const real* slopes) noexcept nogil:
+    """out[k] = g[k] where bit k is set, else dead_value with `slope`, or with slopes[k] for
+    DEAD_NOISE. The caller passes `dead` as a constant, so each rule gets its own loop once this
+    is inlined."""
     cdef npy_intp i, k, full = n // 8
     cdef int j
     cdef unsigned int byte
-    cdef real v, width = upper - lower
+    cdef real v
     for i in range(full):
         byte = mask[i]
         for j in range(8):
             k = 8 * i + j
             v = g[k]
-            out[k] = v if (byte >> (7 - j)) & 1 else dead_value(v, first + k, dead, slope, key,
-                                                                  lower, width, upper)
+            out[k] = v if (byte >> (7 - j)) & 1 else dead_value(
+                v, dead, slopes[k] if dead == DEAD_NOISE else slope)
     for k in range(8 * full, n):
         v = g[k]
-        out[k] = v if (mask[full] >> (7 - k % 8)) & 1 else dead_value(v, first + k, dead, slope,
-                                                                       key, lower, width, upper)
+        out[k] = v if (mask[full] >> (7 - k % 8)) & 1 else dead_value(
+            v, dead, slopes[k] if dead == DEAD_NOISE else slope)
 
 cdef inline void pack_piece(const MaskJob* job, const real* x, npy_intp start,
                             npy_intp n) noexcept nogil:
@@ -94,14 +90,21 @@ cdef inline void pack_piece(const MaskJob* job, const real* x, npy_intp start,
 
 cdef inline void unpack_piece(const MaskJob* job, const real* g, real* out, npy_intp start,
                               npy_intp n) noexcept nogil:
+    """`start`, a multiple of 8, is the flat index of g[0] (rrelu's slopes depend on it)."""
     cdef const uint8_t* mask = job.mask + start // 8
+    cdef real slopes[BLOCK]
+    cdef npy_intp s = 0, m
     if job.dead == DEAD_ZERO:
-        unpack_apply(g, mask, out, n, start, DEAD_ZERO, 0, 0, 0, 0)
+        unpack_apply(g, mask, out, n, DEAD_ZERO, 0, NULL)
     elif job.dead == DEAD_SLOPE:
-        unpack_apply(g, mask, out, n, start, DEAD_SLOPE, <real>job.slope, 0, 0, 0)
+        unpack_apply(g, mask, out, n, DEAD_SLOPE, <real>job.slope, NULL)
     else:
-        unpack_apply(g, mask, out, n, start, DEAD_NOISE, 0, job.key, <real>job.lower,
-                     <real>job.upper)
+        while s < n:                                 # BLOCK is a multiple of 8
+            m = min(<npy_intp>BLOCK, n - s)
+            draw_slopes(slopes, start + s, m, job.key, <real>job.lower,
+                        <real>job.upper - <real>job.lower, <real>job.upper)
+            unpack_apply(g + s, mask + s // 8, out + s, m, DEAD_NOISE, 0, slopes)
+            s += m
 
 cdef void mask_forward_piece(void* data, npy_intp start, npy_intp stop) noexcept nogil:
     cdef const MaskJob* job = <const MaskJob*>data

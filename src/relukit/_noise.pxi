@@ -45,51 +45,109 @@ def seed_key(uint64_t seed):
         words[i] ^= words[i] >> 16
     return (<uint64_t>words[1] << 32) | words[0]
 
-cdef inline real uniform_slope(uint64_t key, npy_intp i, real lower, real width,
-                               real upper) noexcept nogil:
-    """lower + width * U, U uniform on [0, 1) with 24 (float32) or 53 (float64) random bits; a
-    value that rounds up to `upper` becomes `lower`, so the interval stays [lower, upper)."""
-    cdef uint64_t bits = mix64(key + <uint64_t>(i + 1) * <uint64_t>0x9E3779B97F4A7C15)
-    cdef real unit
+cdef inline real unit_slope(uint64_t bits, real lower, real width, real upper) noexcept nogil:
+    """lower + width * U, U uniform on [0, 1) from the top 53 bits of `bits` (float64) or the top
+    24 of its low 32 (float32); a value that rounds up to `upper` becomes `lower`, so the
+    interval stays [lower, upper)."""
+    cdef real unit, slope
     if real is float:
-        unit = <float>(bits >> 40) * <float>5.9604644775390625e-08           # 2**-24
+        unit = <float>(<uint32_t>bits >> 8) * <float>5.9604644775390625e-08          # 2**-24
     else:
-        unit = <double>(bits >> 11) * 1.1102230246251565e-16                  # 2**-53
-    cdef real slope = lower + width * unit
+        unit = <double>(bits >> 11) * 1.1102230246251565e-16                      # 2**-53
+    slope = lower + width * unit
     return slope if slope < upper else lower
+
+# Output p of the generator is mix64(key + (p + 1) * golden). float64 element p takes output p;
+# float32 elements 2p and 2p + 1 take its low and high halves: the 64-bit multiplies are the cost,
+# and float32 needs a third of them. The Weyl sequence is added up, not multiplied out.
+cdef inline void draw_slopes(real* slopes, npy_intp first, npy_intp m, uint64_t key, real lower,
+                             real width, real upper) noexcept nogil:
+    """slopes[k] = the slope of flat element first + k, for k < m <= BLOCK."""
+    cdef uint32_t halves[BLOCK + 2]
+    cdef uint64_t golden = 0x9E3779B97F4A7C15     # 2**64 / the golden ratio: the Weyl step
+    cdef uint64_t weyl, bits
+    cdef npy_intp k, odd = first & 1
+    if real is float:
+        weyl = key + <uint64_t>((first >> 1) + 1) * golden
+        for k in range((odd + m + 1) >> 1):
+            bits = mix64(weyl)
+            halves[2 * k], halves[2 * k + 1] = <uint32_t>bits, <uint32_t>(bits >> 32)
+            weyl = weyl + golden
+        for k in range(m):
+            slopes[k] = unit_slope(halves[odd + k], lower, width, upper)
+    else:
+        weyl = key + <uint64_t>(first + 1) * golden
+        for k in range(m):
+            slopes[k] = unit_slope(mix64(weyl), lower, width, upper)
+            weyl = weyl + golden
+
+cdef inline void rrelu_one(const real* g, const real* x, real* out, npy_intp k, real slope,
+                           bint backward) noexcept nogil:
+    cdef real v = x[k]
+    if backward:
+        out[k] = keep_nan(v, g[k] if v > 0 else g[k] * slope)
+    else:
+        out[k] = v if v > 0 else v * slope
 
 cdef void rrelu_piece(const real* g, const real* x, real* out, npy_intp start, npy_intp stop,
                       npy_intp first, uint64_t key, real lower, real width, real upper,
                       bint backward) noexcept nogil:
-    cdef npy_intp i
-    cdef real v, slope
-    for i in range(start, stop):
-        v, slope = x[i], uniform_slope(key, first + i, lower, width, upper)
-        if backward:
-            out[i] = keep_nan(v, g[i] if v > 0 else g[i] * slope)
-        else:
-            out[i] = v if v > 0 else v * slope
+    """float32 draws a block of slopes, then applies them (gcc vectorises a loop over pairs
+    poorly); float64 draws and applies in one loop (measured 1.4x faster than through a block)."""
+    cdef real slopes[BLOCK]
+    cdef uint64_t golden = 0x9E3779B97F4A7C15, weyl = key + <uint64_t>(first + start + 1) * golden
+    cdef npy_intp s = start, m, k
+    if real is double:
+        for k in range(start, stop):
+            rrelu_one(g, x, out, k, unit_slope(mix64(weyl), lower, width, upper), backward)
+            weyl = weyl + golden
+        return
+    while s < stop:
+        m = min(<npy_intp>BLOCK, stop - s)
+        draw_slopes(slopes, first + s, m, key, lower, width, upper)
+        for k in range(m):
+            rrelu_one(g + s, x + s, out + s, k, slopes[k], backward)
+        s += m
 
-def rrelu_train(const real[::1] g, const real[::1] x, real[::1] out, uint64_t key, real lower,
-                real upper, bint backward, npy_intp first=0):
-    """Forward (`g` unused) or backward of rrelu in training mode over C-ordered flat arrays.
+cdef struct NoiseJob:
+    const char* g          # backward: the gradient; forward: unused
+    const char* x
+    char* out
+    Storage storage        # STORE_FLOAT or STORE_DOUBLE (float16 computes in float32)
+    uint64_t key
+    npy_intp first
+    double lower, upper
+    bint backward
+
+cdef void rrelu_job_piece(void* data, npy_intp start, npy_intp stop) noexcept nogil:
+    cdef const NoiseJob* job = <const NoiseJob*>data
+    cdef float lower = <float>job.lower, upper = <float>job.upper
+    if job.storage == STORE_DOUBLE:
+        rrelu_piece(<const double*>job.g, <const double*>job.x, <double*>job.out, start, stop,
+                    job.first, job.key, job.lower, job.upper - job.lower, job.upper, job.backward)
+    else:
+        rrelu_piece(<const float*>job.g, <const float*>job.x, <float*>job.out, start, stop,
+                    job.first, job.key, lower, upper - lower, upper, job.backward)
+
+def rrelu_train(cnp.ndarray g, cnp.ndarray x, cnp.ndarray out, uint64_t key, double lower,
+                double upper, bint backward, npy_intp first=0):
+    """Forward (`g` unused) or backward of rrelu in training mode over C-contiguous float32 or
+    float64 arrays of one dtype and size; out may be x or g. The caller checks.
 
     `first` is the index of x[0] in the whole array when x is one block of it (a dask chunk), so
     every block draws the slopes its elements have in the whole."""
-    cdef npy_intp n = x.shape[0], chunk, c
-    cdef real width = upper - lower
-    cdef int nt = threads_for(n, (3 if backward else 2) * sizeof(real), WORK_MEMORY)
-    if n == 0:
-        return
-    cdef rk_fpstate fpstate = rk_fp_enter(), worker
-    with nogil:
-        if nt <= 1:
-            rrelu_piece(&g[0], &x[0], &out[0], 0, n, first, key, lower, width, upper, backward)
-        else:
-            chunk = cdiv(cdiv(n, nt), CHUNK_ALIGN) * CHUNK_ALIGN
-            for c in prange(cdiv(n, chunk), num_threads=nt, schedule='static'):
-                worker = rk_fp_enter()          # each thread's own mode (see _rk.h)
-                rrelu_piece(&g[0], &x[0], &out[0], c * chunk, min(n, (c + 1) * chunk),
-                            first, key, lower, width, upper, backward)
-                rk_fp_leave(worker)
-    rk_fp_leave(fpstate)
+    cdef NoiseJob job
+    cdef npy_intp n = cnp.PyArray_SIZE(x), size
+    cdef int nt
+    job.storage = storage_of(x)
+    if job.storage == STORE_HALF:
+        raise TypeError("rrelu's noise kernels take float32 or float64")
+    size = itemsize(job.storage)
+    job.g, job.x = <const char*>cnp.PyArray_DATA(g), <const char*>cnp.PyArray_DATA(x)
+    job.out = <char*>cnp.PyArray_DATA(out)
+    job.key, job.first, job.lower, job.upper, job.backward = key, first, lower, upper, backward
+    if n:
+        with nogil:
+            nt = threads_for(n, (3 if backward else 2) * size, WORK_MEMORY)
+            if not run_fresh(rrelu_job_piece, &job, n, nt, job.out, size):
+                run_chunked(rrelu_job_piece, &job, n, nt)
