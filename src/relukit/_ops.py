@@ -107,7 +107,7 @@ UFUNCS = [
     *activation("logsigmoid", work="compute", lean=("backward", "backward_from_output")),
     *activation("silu", params=("beta",), from_output=False, work="compute",
                 special=("beta == 1", "_beta1", ("forward", "backward")),
-                lean=("forward", "forward_beta1", "backward_beta1")),
+                lean=("forward", "forward_beta1", "backward", "backward_beta1")),
     *activation("mish", from_output=False, work="compute"),
     *activation("gelu_erf", from_output=False, work="compute", lean=("forward", "backward")),
     *activation("gelu_tanh", from_output=False, work="compute"),

@@ -15,11 +15,11 @@ from libc.math cimport sqrt, sqrtf, fabs, fabsf, copysign, INFINITY
 from _vecmath cimport (real, vexp, vexp_f32, vexp_f32f, vexpm1, vlog1p, vtanh, verfc, vsigmoid,
                        vsoftplus)
 from libc.stdint cimport uint32_t, uint64_t
-from _vecmath cimport (_abs, _copysign, _fma, _exp_neg, _exp_neg_lean, _sigmoid_neg,
-                       _sigmoid_neg_lean, _k, _exp_mant, _exp_poly, _expm1_mant, _expm1_nonpositive,
-                       _ldexp, _pow2, _shift, _shift_k, _log1p_core, _tanh_poly, rk_vm_bits_f64,
-                       rk_vm_f64_bits, rk_vm_bits_f32, rk_vm_f32_bits, rk_vm_product_error,
-                       rk_vm_product_error_unchecked)
+from _vecmath cimport (_abs, _copysign, _fma, _exp_neg, _exp_neg_lean, _exp_neg_mant,
+                       _sigmoid_neg, _sigmoid_neg_lean, _k, _exp_mant, _exp_poly, _expm1_mant,
+                       _expm1_nonpositive, _ldexp, _pow2, _shift, _shift_k, _log1p_core, _tanh_poly,
+                       rk_vm_bits_f64, rk_vm_f64_bits, rk_vm_bits_f32, rk_vm_f32_bits,
+                       rk_vm_product_error, rk_vm_product_error_unchecked)
 
 
 cdef inline real keep_nan(real x, real value) noexcept nogil:
@@ -1370,44 +1370,51 @@ cdef inline real silu_forward(real x, real beta) noexcept nogil:
 cdef inline bint silu_backward_beta1_rare(real g, real x, real beta) noexcept nogil:
     return sigmoid_slope_rare(x) | lean_g_rare(g)
 
-cdef inline real silu_backward_beta1_lean(real g, real x, real beta) noexcept nogil:
-    # The lean forms of the default beta, from the lean exponential e = e^-|x|:
-    # (1 + e (1 + x)) / (1 + e)^2 for x >= 0 (every term positive) and e (1 + x + e) / (1 + e)^2 for
-    # x < 0, where 1 + x is exact from x = -1/2 down, so next to the zero only e's error is
+cdef inline float silu_slope_f32(float g, float x, float th, float tl, bint has_low) noexcept nogil:
+    # g silu'(x) in float32 lanes, t = beta x = th + tl (has_low; else t = th = x, beta = 1): the
+    # lean forms of the default beta, from the lean exponential e = e^-|t|:
+    # (1 + e (1 + t)) / (1 + e)^2 for t >= 0 (every term positive) and e (1 + t + e) / (1 + e)^2 for
+    # t < 0, where 1 + t is exact from t = -1/2 down, so next to the zero only e's error is
     # amplified (at most 1.1x outside the root window, |h| < 0.5 / 0.25).
-    # Both dtypes form the numerator n as one FMA, e (1 + x) + (1 or e^2) (above x = -1/2 the
-    # rounding of 1 + x is below a quarter ULP of the sum), and (1 + e)^2 = d as 1 + e (e + 2), so
+    # Both dtypes form the numerator n as one FMA, e (1 + t) + (1 or e^2) (above t = -1/2 the
+    # rounding of 1 + t is below a quarter ULP of the sum), and (1 + e)^2 = d as 1 + e (e + 2), so
     # that 1 + e is never rounded on its own, and divide once. float32 also puts back, as one
-    # correction c rounded into g q + g c: d's two roundings (e + 2, the FMA), n's for x < 0, and
-    # in the root window (|h| < 0.5) h P(h)'s; c divides by d through _inverse_rough (a few bits
-    # of a term of an ULP or two are plenty). Measured max error 2.38 ULP with g = 1, 2.74 with
-    # random g (every 13th float32), 1.21x faster (1e5, 1 thread) than carrying n and d as two
-    # floats each with the quotient's remainder (2.07 / 2.21 on every 97th float32, where this
-    # form gives 2.15 / 2.66; 79 against 65 instructions). Without any correction, 1.6x faster
-    # but 3.24 / 3.50 (six roundings line up at x = -0.55; an adversarial g could pass 3.8); with
-    # d's only, 1.32x and 2.98 / 3.18.
-    cdef float ef, of, nf, nl, e2, df, dl, qf, cf, hf, pf, r
+    # correction c rounded into g q + g c: d's two roundings (e + 2, the FMA), n's for t < 0, e tl,
+    # and in the root window (|h| < 0.5) h P(h)'s; c divides by d through _inverse_rough (a few
+    # bits of a term of an ULP or two are plenty). Measured max error (beta = 1) 2.38 ULP with
+    # g = 1, 2.74 with random g (every 13th float32), 1.21x faster (1e5, 1 thread) than carrying n
+    # and d as two floats each with the quotient's remainder (2.07 / 2.21 on every 97th float32,
+    # where this form gives 2.15 / 2.66; 79 against 65 instructions). Without any correction, 1.6x
+    # faster but 3.24 / 3.50 (six roundings line up at x = -0.55; an adversarial g could pass 3.8);
+    # with d's only, 1.32x and 2.98 / 3.18.
+    cdef float ef, of, nf, nl, e2, df, dl, qf, cf, hf, hl, pf, r, ts
     cdef bint window
+    ef = _exp_neg_mant(_abs(th), (tl if th >= 0 else -tl) if has_low else <float>0, &ts) * _pow2(ts)
+    of = <float>1 + th
+    nf = _fma(ef, of, <float>1 if th >= 0 else ef * ef)
+    e2 = ef + <float>2
+    df = _fma(ef, e2, <float>1)
+    dl = _fma(ef, ef - (e2 - <float>2), _fma(ef, e2, <float>1 - df))    # (1 + e)^2 - df
+    nl = _fma(ef, of, -nf) + ef * ef if th < 0 else <float>0            # n - nf, t < 0
+    if has_low:
+        nl = _fma(ef, tl, nl)
+    qf = nf / df
+    cf = _fma(-qf, dl, nl) * _inverse_rough(df)
+    # next to the zero: (h - t0_lo + tl) P(h), h = t + t0_hi exact, the product's rounding and
+    # tl - t0_lo in the correction
+    hf = th + <float>1.2784645557403564
+    hl = tl - <float>1.2979282537628478e-08 if has_low else <float>-1.2979282537628478e-08
+    pf = silu_root_poly_f32(hf + hl)
+    r = hf * pf
+    window = _abs(hf) < <float>0.5
+    qf = r if window else qf
+    cf = _fma(hl, pf, _fma(hf, pf, -r)) if window else cf
+    return keep_nan(x, _fma(g, qf, g * cf))
+
+cdef inline real silu_backward_beta1_lean(real g, real x, real beta) noexcept nogil:
     cdef double e, o, q, h
     if real is float:
-        ef = _exp_neg_lean(_abs(x))
-        of = <float>1 + x
-        nf = _fma(ef, of, <float>1 if x >= 0 else ef * ef)
-        e2 = ef + <float>2
-        df = _fma(ef, e2, <float>1)
-        dl = _fma(ef, ef - (e2 - <float>2), _fma(ef, e2, <float>1 - df))    # (1 + e)^2 - df
-        nl = _fma(ef, of, -nf) + ef * ef if x < 0 else <float>0            # n - nf, x < 0
-        qf = nf / df
-        cf = _fma(-qf, dl, nl) * _inverse_rough(df)
-        # next to the zero: (h - t0_lo) P(h), h = x + t0_hi exact, the product's rounding and t0_lo
-        # in the correction
-        hf = x + <float>1.2784645557403564
-        pf = silu_root_poly_f32(hf - <float>1.2979282537628478e-08)
-        r = hf * pf
-        window = _abs(hf) < <float>0.5
-        qf = r if window else qf
-        cf = _fma(<float>-1.2979282537628478e-08, pf, _fma(hf, pf, -r)) if window else cf
-        return keep_nan(x, _fma(g, qf, g * cf))
+        return silu_slope_f32(g, x, x, 0, False)
     # float64 without corrections: measured 3.14 ULP with g = 1, 3.41 with random g (2 x 1.5e5
     # points against mpmath; with float32's former corrections in double: 3.00 and 3.31, at 1.44x
     # the time, 1e5, 1 thread). N - N t / (1 + t), t = e (e + 2), in place of the quotient: 3.99.
@@ -1443,9 +1450,23 @@ cdef inline real silu_backward_careful(real g, real x, real beta) noexcept nogil
     r = g * (1.0 if x > 0 else 0.0) if (bx > 760) | (bx < -1500) else r
     return keep_nan(x, r)
 
+cdef inline bint silu_backward_rare(real g, real x, real beta) noexcept nogil:
+    # a beta of 1 too: silu_backward_beta1's bits, in the loop over per-element betas as well
+    return beta_x_rare(x, beta) | lean_g_rare(g) | (beta == 1)
+
+cdef inline real silu_backward_lean(real g, real x, real beta) noexcept nogil:
+    # float32 in float32 lanes (beta other than 1): beta x as two floats through silu_slope_f32.
+    # 177 -> 79 us against the double form (1e5, 1 thread); every float32 (beta 1.702 and 0.5):
+    # 2.45 ULP at most with g = 1, 3.10 with random g
+    cdef real th = x * beta
+    if real is float:
+        return silu_slope_f32(g, x, th, _fma(x, beta, -th), True)
+    return th           # (float64: never run, every element is rare)
+
 cdef inline real silu_backward(real g, real x, real beta) noexcept nogil:
     # at beta = 1 the lean forms where they hold, as in the loop of the default beta (_ops.py)
     cdef real r = silu_backward_careful(g, x, beta)
+    r = r if silu_backward_rare(g, x, beta) else silu_backward_lean(g, x, beta)
     cdef real one = r if silu_backward_beta1_rare(g, x, 1) else silu_backward_beta1_lean(g, x, 1)
     return one if beta == 1 else r
 
