@@ -18,6 +18,12 @@ CASES = [
     ("logsigmoid", "from_output", np.float32, (), (-1e-40, 176.5)),
     ("logsigmoid", "from_output", np.float64, (), (5e-324, 1400.0)),
     ("logsigmoid", "from_output", np.float64, (), (-1e-300, 1000.5)),
+    # silu's float64 backward, uncorrected lean form: e^-|x|'s error counts 1.5x next to the zero
+    # and a g that puts g d at the top of a binade doubles every relative error (5.07 ULP; found
+    # by a long-double probe with random g, 2026-11-24); and the careful form with a beta (4.24)
+    ("silu", "backward", np.float64, (1.0,), (14.184622203929834, -1.0127076731421298)),
+    ("silu", "backward", np.float64, (1.0,), (0.859435444528705, -1.0061869820071574)),
+    ("silu", "backward", np.float64, (1.702,), (0.015301460398468582, -0.49147667537638107)),
 ]
 
 
@@ -33,3 +39,28 @@ def test_reproducer_within_bound(name, kind, dtype, params, operands):
     assert steps <= op.ulp[kind], (
         f"{name} {kind}{operands} {np.dtype(dtype).name}: got {got[0]!r}, correctly rounded "
         f"{hi[0]!r}: {steps:.0f} steps (bound {op.ulp[kind]})")
+
+
+TRANSCENDENTAL_BACKWARDS = [op.name for op in BY_NAME.values()
+                            if op.backend == "mpmath" and "backward" in op.ulp]
+
+
+@pytest.mark.parametrize("name", TRANSCENDENTAL_BACKWARDS)
+def test_float64_backward_at_the_top_of_a_binade(name):
+    """g d with g chosen so that it lands just below a power of two, where an ULP is the
+    smallest relative step: every relative error counts twice there, and a random sample rarely
+    lands there with a bad x (silu's lean form was 5 steps off at one such point). 600 x over
+    [-8, 8], each parameter set, against the exact reference."""
+    op = BY_NAME[name]
+    rng = np.random.default_rng(7)
+    for params in op.sets("backward", np.float64):
+        x = rng.uniform(-8, 8, 600)
+        p = cast_params(params, np.float64)
+        with np.errstate(all="ignore"):
+            d = op.call("backward", (np.ones_like(x), x), p)
+            g = np.where(np.abs(d) > 1e-300, 0.9999 / d, 1.0) * 2.0 ** rng.integers(-8, 8, x.size)
+            got = op.call("backward", (g, x), p)
+        hi, _, care = reference(op, "backward", (g, x), p, np.float64)
+        steps = np.where(care, steps_from_exact(got, hi, np.float64), 0)
+        i = int(np.argmax(steps))
+        assert steps[i] <= op.ulp["backward"], (name, params, x[i], g[i], got[i], hi[i], steps[i])

@@ -448,16 +448,34 @@ cdef inline double split_exponent(double p, double *pe) noexcept nogil:
     pe[0] = rk_vm_f64_bits(((bits >> 52) & <uint64_t>0x7FF) + <uint64_t>0x4338000000000000) - (6755399441055744.0 + 1023.0) - (64.0 if sub > 1.0 else 0.0)
     return copysign(rk_vm_f64_bits((bits & <uint64_t>0x000FFFFFFFFFFFFF) | <uint64_t>0x3FF0000000000000), p)
 
+cdef inline double scale_exponent(double p, double kf, double* pm) noexcept nogil:
+    """p = *pm 2^pe; returns pe + kf, clamped where |*pm y| (2^-100 < |y| < 2^100) gives 0 or inf
+    whatever the exponent (scale_product)."""
+    cdef double pe
+    pm[0] = split_exponent(p, &pe)
+    cdef double k = pe + kf
+    k = -1200.0 if k < -1200.0 else k                 # |pm y| < 2^101: 0 from here on
+    return 2000.0 if k > 2000.0 else k                # |pm y| > 2^-100: inf from here on
+
 cdef inline double scale_product(double p, double y, double kf) noexcept nogil:
     """p y 2^kf with one rounding (p y's), for 2^-100 < |y| < 2^100 (or y = 0) and integral kf:
     p's exponent joins kf, so neither y 2^kf leaving the normal range nor p y overflowing loses
     anything. For p zero, inf or NaN it is p y (p zero: 0 times a finite number) or p (y 2^kf)."""
-    cdef double pe
-    cdef double pm = split_exponent(p, &pe)
-    cdef double k = pe + kf
-    k = -1200.0 if k < -1200.0 else k                 # |pm y| < 2^101: 0 from here on
-    k = 2000.0 if k > 2000.0 else k                   # |pm y| > 2^-100: inf from here on
+    cdef double pm, k = scale_exponent(p, kf, &pm)
     return _ldexp(pm * y, k) if (p != 0) & (fabs(p) < INFINITY) else p * (y if p == 0 else ldexp_small(y, kf))
+
+cdef inline double scale_product2(double p, double y, double yl, double kf) noexcept nogil:
+    """scale_product of y + yl, yl a correction below an ULP or so of y: one rounding still (an
+    FMA of p's mantissa and y, which the baseline's emulation forms exactly, |pm y| > 2^-101)."""
+    cdef double pm, k = scale_exponent(p, kf, &pm)
+    return (_ldexp(_fma(pm, y, pm * yl), k) if (p != 0) & (fabs(p) < INFINITY)
+            else p * (y if p == 0 else ldexp_small(y, kf)))
+
+cdef inline double quotient_remainder(double n, double d, double q) noexcept nogil:
+    """n - q d exactly, for q = n / d rounded (n - q d rounded is within an ULP of n: Sterbenz),
+    with product_error's same bits at every level (0 past its cut, where nothing needs it)."""
+    cdef double p = q * d
+    return (n - p) - product_error(q, d, p)
 
 cdef inline double product_low(double x, double beta, double bx) noexcept nogil:
     """x beta - bx exactly, for bx = x beta rounded, where it is used (|bx| < 1600), else 0.
@@ -545,13 +563,31 @@ cdef inline double sigmoid_slope(double g, double t, double tlo, double v, doubl
     cdef double DD = D * D
     cdef double dDD = product_error(D, D, DD) + 2 * D * dD
     cdef double inv = 1 / DD                          # for the corrections
-    # t < 0: m (1 + V + e) / D^2, the correction for D^2's error folded into the sum;
-    # t >= 0: e (D - V) / D^2, the errors of D and V in the difference
-    cdef double q = (m * (s1 + (small - (s1 + e) * (dDD * inv))) if t < 0 else
-                     e * ((D - v) + (dD - vlo))) / DD
-    # t < 0, e < 1/8: 1 / D^2 = 1 - e (2 + e) / D^2, a correction below 0.21 folded into the sum
-    cdef double yt = m * (s1 + (small - (s1 + small) * (e * (2 + e) * inv)))
-    return scale_product(g, yt if e < 0.125 else q, kf) if t < 0 else g * (1 - (q - q * (dDD * inv)))
+    cdef bint big = e >= 0.125
+    cdef double x, S, Sl, N, Nl, q, ql, r, rl
+    # t < 0: m S / D^2, S = 1 + V + e less the correction for D^2's error (e >= 1/8), or m S with
+    # 1 / D^2 = 1 - e (2 + e) / D^2 (e < 1/8, a correction below 0.21) folded into S. S's last sum,
+    # the product with m and the quotient are carried as hi + lo (their roundings lined up to 4.24
+    # ULP with g, silu beta = 1.702 at x = -0.4915), so that g times the result rounds once.
+    x = (small - (s1 + e) * (dDD * inv)) if big else (small - (s1 + small) * (e * (2 + e) * inv))
+    S = s1 + x
+    Sl = two_sum_error(s1, x, S)
+    N = m * S
+    Nl = product_error(m, S, N) + m * Sl
+    q = N / DD
+    ql = (quotient_remainder(N, DD, q) + Nl) * inv
+    if t < 0:
+        return scale_product2(g, q if big else N, ql if big else Nl, kf)
+    # t >= 0: 1 - e (D - V) / D^2, D - V, the product with e, the quotient (with D^2's error) and
+    # the difference from 1 carried as hi + lo in the same way
+    S = D - v
+    Sl = two_sum_error(D, -v, S) + (dD - vlo)
+    N = e * S
+    Nl = product_error(e, S, N) + e * Sl
+    q = N / DD
+    ql = (quotient_remainder(N, DD, q) + Nl - q * dDD) * inv
+    r = 1 - q
+    return scale_product2(g, r, ((1 - r) - q) - ql, 0.0)
 
 # ---- lean backwards ------------------------------------------------------------------------------
 # The backwards of sigmoid, tanh, elu, selu, celu (alpha = 1), softplus (beta = 1) and logsigmoid
@@ -567,10 +603,12 @@ cdef inline real _inverse_1_2(real d) noexcept nogil:
     # 1 / d within 6% for 1 <= d <= 2 (the linear minimax fit): enough for a correction term
     return <real>1.411764705882353 - <real>0.47058823529411764 * d
 
-cdef inline float _inverse_rough(float d) noexcept nogil:
+cdef inline real _inverse_rough(real d) noexcept nogil:
     # 1 / d within 5.1% for any normal d > 0 (the linear fit's error on [1, 4] would be 22%): one
     # integer subtraction on the bits, the exponent negated and the mantissa's inverse a line
-    return rk_vm_f32_bits(<uint32_t>0x7EF311C3 - rk_vm_bits_f32(d))
+    if real is float:
+        return rk_vm_f32_bits(<uint32_t>0x7EF311C3 - rk_vm_bits_f32(d))
+    return rk_vm_f64_bits(<uint64_t>0x7FDE623860000000 - rk_vm_bits_f64(d))
 
 cdef inline bint lean_g_rare(real g) noexcept nogil:
     # g beyond 2^100 / 2^1000: a product a few ULP high could round to inf near the top of the range
@@ -1040,14 +1078,22 @@ cdef inline real softplus_backward_beta1(real g, real x, real beta, real thresho
             else softplus_backward_beta1_lean(g, x, beta, threshold))
 
 cdef inline bint beta_x_rare(real x, real beta) noexcept nogil:
-    # The float32 lean forms of softplus and silu with a beta, which carry beta x as two floats:
-    # beta x within 80 of 0 (below _exp_neg's clamp at 112, past which x e^-|beta x| need not round
-    # to 0 for a small beta) and not in the subnormals, where its product error would not be a
-    # float, or 0; NaN is rare. float64 has no such lean forms.
+    # The lean forms of softplus and silu with a beta, which carry beta x as two floats (beta_x_low):
+    # beta x within 80 / 700 of 0 (below _exp_neg's clamp at 112 / 760, past which x e^-|beta x|
+    # need not round to 0 for a small beta) and not below 2^-100 / 2^-900, where its product error
+    # would not be a float (or, in float64, not exact at every level: product_error), or 0; float64
+    # also keeps x and beta below 2^900, for Dekker's split. NaN is rare.
     cdef real t = _abs(x * beta)
     if real is float:
         return not ((t <= <float>80.0) & ((t >= <float>7.888609052210118e-31) | (t == 0)))
-    return True
+    return not ((t <= 700.0) & ((t >= 1.1830521861667747e-271) | (t == 0))
+                & (_abs(x) < 8.452712498170644e+270) & (_abs(beta) < 8.452712498170644e+270))
+
+cdef inline real beta_x_low(real x, real beta, real th) noexcept nogil:
+    # x beta - th exactly, th = x beta rounded, where beta_x_rare is false
+    if real is float:
+        return _fma(x, beta, -th)
+    return product_error(x, beta, th)
 
 cdef inline bint softplus_forward_rare(real x, real beta, real threshold) noexcept nogil:
     return beta_x_rare(x, beta)
@@ -1056,23 +1102,20 @@ cdef inline real softplus_forward_lean(real x, real beta, real threshold) noexce
     # float32 in float32 lanes (beta other than 1; softplus_f32, in part double, 2.1x slower):
     # beta x as two floats, the low part in the reduction of e = e^-|beta x| (scaled below 2^-100,
     # as in vsoftplus), then x+ + log1p(e) / beta, so that beta = 1 gives vsoftplus's bits
-    cdef real th = x * beta, tl, sc, l
-    if real is float:
-        tl = _fma(x, beta, -th)
-        l = _log1p_core(_exp_neg(_abs(th), tl if th >= 0 else -tl, &sc))
-        return keep_nan(x, x if th > threshold else (x if th > 0 else <real>0) + (l * sc) / beta)
-    return th           # (float64: never run, every element is rare)
+    cdef real th = x * beta, tl = beta_x_low(x, beta, th), sc
+    cdef real l = _log1p_core(_exp_neg(_abs(th), tl if th >= 0 else -tl, &sc))
+    return keep_nan(x, x if th > threshold else (x if th > 0 else <real>0) + (l * sc) / beta)
 
 cdef inline real softplus_forward(real x, real beta, real threshold) noexcept nogil:
     # float64 carries the rounding of beta x into the reduction (the tail amplifies it by |beta x|)
     cdef double t
     if real is float:
         t = x if x * beta > threshold else softplus_f32(x, beta)
-        t = t if softplus_forward_rare(x, beta, threshold) else softplus_forward_lean(x, beta, threshold)
     else:
         t = x * beta
         # beta x beyond the doubles (threshold inf): softplus is x there
         t = x if (t > threshold) | (t == INFINITY) else softplus_scaled(t, product_low(x, beta, t), beta)
+    t = t if softplus_forward_rare(x, beta, threshold) else softplus_forward_lean(x, beta, threshold)
     return softplus_forward_beta1(x, beta, threshold) if beta == 1 else keep_nan(x, <real>t)
 
 cdef inline real softplus_backward(real g, real x, real beta, real threshold) noexcept nogil:
@@ -1339,13 +1382,10 @@ cdef inline real silu_forward_lean(real x, real beta) noexcept nogil:
     # floats, th + tl, tl going into the reduction of e^-|beta x|; then silu_forward_beta1's steps,
     # so that beta = 1 (tl = 0) gives its bits. Every float32 (2^-30..2^9): 3.34 ULP at most
     # (beta = 1.702), 0.5 ULP or so in double
-    cdef real th = x * beta, tl, sc, q
-    if real is float:
-        tl = _fma(x, beta, -th)
-        q = _exp_neg(_abs(th), tl if th >= 0 else -tl, &sc)
-        q = q / (<real>1 + q)
-        return keep_nan(x, x * (<real>1 - q) if th >= 0 else (x * q) * sc)
-    return th           # (float64: never run, every element is rare)
+    cdef real th = x * beta, tl = beta_x_low(x, beta, th), sc
+    cdef real q = _exp_neg(_abs(th), tl if th >= 0 else -tl, &sc)
+    q = q / (<real>1 + q)
+    return keep_nan(x, x * (<real>1 - q) if th >= 0 else (x * q) * sc)
 
 cdef inline real silu_forward(real x, real beta) noexcept nogil:
     cdef double bx, y, e
@@ -1356,18 +1396,21 @@ cdef inline real silu_forward(real x, real beta) noexcept nogil:
         bx = <double>x * beta
         e = vexp_f32(-fabs(bx))
         y = x * ((e if bx < 0 else 1.0) / (1 + e))
-        y = y if silu_forward_rare(x, beta) else silu_forward_lean(x, beta)
-        y = silu_forward_beta1(x, beta) if beta == 1 else y
     else:
         bx = x * beta
         y = times_sigmoid(x, bx, product_low(x, beta, bx))
         y = x if (bx > 40) | (x == 0) else (x * 0.0 if bx < -1500 else y)    # keeps -0.0
-        y = silu_forward_beta1(x, beta) if beta == 1 else y
+    y = y if silu_forward_rare(x, beta) else silu_forward_lean(x, beta)
+    y = silu_forward_beta1(x, beta) if beta == 1 else y
     # x = -inf would be -inf * 0 (beta > 0); a NaN x comes out as itself, in the SIMD body and
     # the scalar tail alike
     return keep_nan(x, 0 if x == -INFINITY else <real>y)
 
 cdef inline bint silu_backward_beta1_rare(real g, real x, real beta) noexcept nogil:
+    # float64 also keeps |x| <= 40 and |g| >= 2^-700: its corrections' FMAs then have products
+    # of at least 2^-968, which the baseline's emulation forms exactly (the same bits everywhere)
+    if real is double:
+        return (_abs(x) > 40) | (_abs(g) < 1.90109156629516e-211) | lean_g_rare(g)
     return sigmoid_slope_rare(x) | lean_g_rare(g)
 
 cdef inline float silu_slope_f32(float g, float x, float th, float tl, bint has_low) noexcept nogil:
@@ -1412,18 +1455,31 @@ cdef inline float silu_slope_f32(float g, float x, float th, float tl, bint has_
     return keep_nan(x, _fma(g, qf, g * cf))
 
 cdef inline real silu_backward_beta1_lean(real g, real x, real beta) noexcept nogil:
-    cdef double e, o, q, h
+    cdef double e, o, q, h, nl
+    cdef bint window
     if real is float:
         return silu_slope_f32(g, x, x, 0, False)
-    # float64 without corrections: measured 3.14 ULP with g = 1, 3.41 with random g (2 x 1.5e5
-    # points against mpmath; with float32's former corrections in double: 3.00 and 3.31, at 1.44x
-    # the time, 1e5, 1 thread). N - N t / (1 + t), t = e (e + 2), in place of the quotient: 3.99.
+    # float64 puts back float32's roundings as one correction c, each formed exactly: n's (the FMA,
+    # e^2, 1 + x for x > -1/2), d's two and the division's (its remainder, exact). Without c the
+    # roundings lined up to 5.07 ULP (x = -1.0127, g = 14.18: next to the zero e's error counts
+    # 1.5x in q, and a g that puts g q at the top of a binade counts a relative error twice), where
+    # 3.41 had been measured on 1.5e5 random points. p - nf is exact (Sterbenz) from x = -1.1 up,
+    # where n cancels most; below, its rounding is a fraction of an ULP of n.
+    cdef double ol, p, nf, df, dl, c
     e = _exp_neg_lean(_abs(x))
     o = 1 + x
-    q = _fma(e, o, 1.0 if x >= 0 else e * e) / _fma(e, e + 2.0, 1.0)
+    p = e * e if x < 0 else 1.0
+    nf = _fma(e, o, p)
+    nl = _fma(e, o, p - nf) + (_fma(e, e, -p) if x < 0 else 0.0)      # n - nf
+    df = _fma(e, e + 2.0, 1.0)
+    dl = _fma(e, e - ((e + 2.0) - 2.0), _fma(e, e + 2.0, 1.0 - df))      # (1 + e)^2 - df
+    q = nf / df
+    c = _fma(-q, dl, _fma(-q, df, nf) + nl) * _inverse_rough(df)
     h = ((x + 1.2784645427610737) + 1.0946994183093437e-16) + 3.907766676128665e-33
-    q = h * (0.2178117057198001 + (-4.031887481496357e-18 + h * silu_root_poly(h))) if fabs(h) < 0.25 else q
-    return keep_nan(x, g * q)
+    window = fabs(h) < 0.25
+    q = h * (0.2178117057198001 + (-4.031887481496357e-18 + h * silu_root_poly(h))) if window else q
+    c = 0.0 if window else c
+    return keep_nan(x, _fma(g, q, g * c))
 
 cdef inline real silu_backward_careful(real g, real x, real beta) noexcept nogil:
     # past |beta x| = 800 the derivative is exactly 1 or 0 (and an inf x would give inf * 0);
@@ -1451,7 +1507,10 @@ cdef inline real silu_backward_careful(real g, real x, real beta) noexcept nogil
     return keep_nan(x, r)
 
 cdef inline bint silu_backward_rare(real g, real x, real beta) noexcept nogil:
-    # a beta of 1 too: silu_backward_beta1's bits, in the loop over per-element betas as well
+    # a beta of 1 too: silu_backward_beta1's bits, in the loop over per-element betas as well.
+    # float64 has no lean form with a beta
+    if real is double:
+        return True
     return beta_x_rare(x, beta) | lean_g_rare(g) | (beta == 1)
 
 cdef inline real silu_backward_lean(real g, real x, real beta) noexcept nogil:
@@ -1500,7 +1559,7 @@ cdef inline real mish_forward(real x) noexcept nogil:
 
 cdef inline real mish_backward(real g, real x) noexcept nogil:
     # sech(sp)^2 as 4t / (1 + t)^2 with t = e^(-2 sp) <= 1: no 1 - tanh^2 cancellation (float32)
-    cdef double wide = x, d, a, kf, m, u, s1, e1, s, k1, ke, kk, kke, small, n, r, h, hs
+    cdef double wide = x, d, a, kf, m, u, s1, e1, s, k1, ke, kk, kke, small, n, r, h, hs, q, nl, p
     if real is float:
         # the float64 forms below with one exponential u = e^-|x|, in double: next to the zero at
         # -1.19 the cancellation in N costs double digits only (1 + x is exact)
@@ -1527,16 +1586,30 @@ cdef inline real mish_backward(real g, real x) noexcept nogil:
         kk = k1 * k1
         kke = bounded_product_error(k1, k1, kk)            # k1 in [1, 2.5]
         small = e1 + u * ((1.5 + wide) + u * (1 + 0.25 * u))
-        # g times that, g taken into the final scaling
-        d = scale_product(g, m * (s1 + (small - s1 * ((2 * k1 * ke + kke) / kk))) / kk, kf)
+        # g times that, g taken into the final scaling; N's last sum, the product with m and the
+        # quotient carried as hi + lo so that g times it rounds once (as sigmoid_slope)
+        q = small - s1 * ((2 * k1 * ke + kke) / kk)
+        n = s1 + q
+        nl = two_sum_error(s1, q, n)
+        r = m * n
+        rl = product_error(m, n, r) + m * nl
+        q = r / kk
+        d = scale_product2(g, q, (quotient_remainder(r, kk, q) + rl) / kk, kf)
         # next to the zero, x = t0 = -1.1924312...: from h = -0.15 up to x = 0
         h = ((wide + 1.1924312145154952) + 4.8484829848031044e-17) + 1.898915114090381e-33
         hs = h - 0.515625
-        d = g * (h * (0.3796657996687952 + (9.204857272486914e-18 + hs * mish_root_poly(hs)))) if h > -0.15 else d
+        q = 0.3796657996687952 + (9.204857272486914e-18 + hs * mish_root_poly(hs))
+        p = h * q                                          # and g times h q as hi + lo
+        q = scale_product2(g, p, product_error(h, q, p), 0.0)
+        d = q if h > -0.15 else d
         # x >= 0
         n = (1 + 2 * u) + 2 * (u * u)
         r = 2 * (u * u) / n
-        d = d if wide < 0 else g * (1 + r * (2 * wide * (1 + u) / n - 1))
+        q = 2 * wide * (1 + u) / n - 1
+        p = r * q                                          # |p| <= 2/5: 1 + p, exactly as hi + lo
+        s = 1 + p
+        nl = ((1 - s) + p) + product_error(r, q, p)
+        d = d if wide < 0 else scale_product2(g, s, nl, 0.0)
         d = g * (1.0 if x > 0 else 0.0) if (wide > 760) | (wide < -1500) else d
         return keep_nan(x, d)
 
