@@ -472,8 +472,9 @@ cdef inline double scale_product2(double p, double y, double yl, double kf) noex
             else p * (y if p == 0 else ldexp_small(y, kf)))
 
 cdef inline double quotient_remainder(double n, double d, double q) noexcept nogil:
-    """n - q d exactly, for q = n / d rounded (n - q d rounded is within an ULP of n: Sterbenz),
-    with product_error's same bits at every level (0 past its cut, where nothing needs it)."""
+    """n - q d exactly, for q within a few ULPs of n / d (q d rounded is then within a few ULPs
+    of n, and their difference exact: Sterbenz), with product_error's same bits at every level
+    (0 past its cut, where nothing needs it)."""
     cdef double p = q * d
     return (n - p) - product_error(q, d, p)
 
@@ -574,7 +575,7 @@ cdef inline double sigmoid_slope(double g, double t, double tlo, double v, doubl
     Sl = two_sum_error(s1, x, S)
     N = m * S
     Nl = product_error(m, S, N) + m * Sl
-    q = N / DD
+    q = N * inv                                       # the remainder puts back its error
     ql = (quotient_remainder(N, DD, q) + Nl) * inv
     if t < 0:
         return scale_product2(g, q if big else N, ql if big else Nl, kf)
@@ -584,7 +585,7 @@ cdef inline double sigmoid_slope(double g, double t, double tlo, double v, doubl
     Sl = two_sum_error(D, -v, S) + (dD - vlo)
     N = e * S
     Nl = product_error(e, S, N) + e * Sl
-    q = N / DD
+    q = N * inv
     ql = (quotient_remainder(N, DD, q) + Nl - q * dDD) * inv
     r = 1 - q
     return scale_product2(g, r, ((1 - r) - q) - ql, 0.0)
