@@ -1459,32 +1459,41 @@ cdef inline float silu_slope_f32(float g, float x, float th, float tl, bint has_
     cf = _fma(hl, pf, _fma(hf, pf, -r)) if window else cf
     return keep_nan(x, _fma(g, qf, g * cf))
 
-cdef inline real silu_backward_beta1_lean(real g, real x, real beta) noexcept nogil:
-    cdef double e, o, q, h, nl
+cdef inline double silu_slope_f64(double g, double x, double th, double tl,
+                                  bint has_low) noexcept nogil:
+    # silu_slope_f32's forms in float64 lanes, which put back float32's roundings as one correction
+    # c, each formed exactly: n's (the FMA, e^2), d's two and the division's (its remainder), and
+    # e tl (as a product and a sum: the baseline's FMA emulation would not be exact below 2^-968).
+    # Without c the roundings lined up to 5.07 ULP (x = -1.0127, g = 14.18: next to the zero e's
+    # error counts 1.5x in q, and a g that puts g q at the top of a binade counts a relative error
+    # twice), where 3.41 had been measured on 1.5e5 random points. p - nf is exact (Sterbenz) from
+    # t = -1.1 up, where n cancels most; below, its rounding is a fraction of an ULP of n.
+    cdef double e, o, p, nf, nl, df, dl, q, c, h, ts
     cdef bint window
-    if real is float:
-        return silu_slope_f32(g, x, x, 0, False)
-    # float64 puts back float32's roundings as one correction c, each formed exactly: n's (the FMA,
-    # e^2, 1 + x for x > -1/2), d's two and the division's (its remainder, exact). Without c the
-    # roundings lined up to 5.07 ULP (x = -1.0127, g = 14.18: next to the zero e's error counts
-    # 1.5x in q, and a g that puts g q at the top of a binade counts a relative error twice), where
-    # 3.41 had been measured on 1.5e5 random points. p - nf is exact (Sterbenz) from x = -1.1 up,
-    # where n cancels most; below, its rounding is a fraction of an ULP of n.
-    cdef double ol, p, nf, df, dl, c
-    e = _exp_neg_lean(_abs(x))
-    o = 1 + x
-    p = e * e if x < 0 else 1.0
+    e = _exp_neg_mant(fabs(th), (tl if th >= 0 else -tl) if has_low else 0.0, &ts) * _pow2(ts)
+    o = 1 + th
+    p = e * e if th < 0 else 1.0
     nf = _fma(e, o, p)
-    nl = _fma(e, o, p - nf) + (_fma(e, e, -p) if x < 0 else 0.0)      # n - nf
+    nl = _fma(e, o, p - nf) + (_fma(e, e, -p) if th < 0 else 0.0)     # n - nf
+    if has_low:
+        nl = nl + e * tl
     df = _fma(e, e + 2.0, 1.0)
     dl = _fma(e, e - ((e + 2.0) - 2.0), _fma(e, e + 2.0, 1.0 - df))      # (1 + e)^2 - df
     q = nf / df
     c = _fma(-q, dl, _fma(-q, df, nf) + nl) * _inverse_rough(df)
-    h = ((x + 1.2784645427610737) + 1.0946994183093437e-16) + 3.907766676128665e-33
+    if has_low:
+        h = ((th + 1.2784645427610737) + (1.0946994183093437e-16 + tl)) + 3.907766676128665e-33
+    else:
+        h = ((th + 1.2784645427610737) + 1.0946994183093437e-16) + 3.907766676128665e-33
     window = fabs(h) < 0.25
     q = h * (0.2178117057198001 + (-4.031887481496357e-18 + h * silu_root_poly(h))) if window else q
     c = 0.0 if window else c
     return keep_nan(x, _fma(g, q, g * c))
+
+cdef inline real silu_backward_beta1_lean(real g, real x, real beta) noexcept nogil:
+    if real is float:
+        return silu_slope_f32(g, x, x, 0, False)
+    return silu_slope_f64(g, x, x, 0.0, False)
 
 cdef inline real silu_backward_careful(real g, real x, real beta) noexcept nogil:
     # past |beta x| = 800 the derivative is exactly 1 or 0 (and an inf x would give inf * 0);
@@ -1513,19 +1522,20 @@ cdef inline real silu_backward_careful(real g, real x, real beta) noexcept nogil
 
 cdef inline bint silu_backward_rare(real g, real x, real beta) noexcept nogil:
     # a beta of 1 too: silu_backward_beta1's bits, in the loop over per-element betas as well.
-    # float64 has no lean form with a beta
+    # float64 also keeps |beta x| <= 40 and |g| >= 2^-700, as silu_backward_beta1_rare
+    cdef bint rare = beta_x_rare(x, beta) | lean_g_rare(g) | (beta == 1)
     if real is double:
-        return True
-    return beta_x_rare(x, beta) | lean_g_rare(g) | (beta == 1)
+        return rare | (_abs(x * beta) > 40) | (_abs(g) < 1.90109156629516e-211)
+    return rare
 
 cdef inline real silu_backward_lean(real g, real x, real beta) noexcept nogil:
-    # float32 in float32 lanes (beta other than 1): beta x as two floats through silu_slope_f32.
-    # 177 -> 79 us against the double form (1e5, 1 thread); every float32 (beta 1.702 and 0.5):
-    # 2.45 ULP at most with g = 1, 3.10 with random g
+    # beta other than 1, beta x as two floats of the dtype through silu_slope_f32 / _f64 (the
+    # float32 one 177 -> 79 us against the double form, 1e5, 1 thread; every float32 with beta
+    # 1.702 and 0.5: 2.45 ULP at most with g = 1, 3.10 with random g)
     cdef real th = x * beta
     if real is float:
-        return silu_slope_f32(g, x, th, _fma(x, beta, -th), True)
-    return th           # (float64: never run, every element is rare)
+        return silu_slope_f32(g, x, th, beta_x_low(x, beta, th), True)
+    return silu_slope_f64(g, x, th, beta_x_low(x, beta, th), True)
 
 cdef inline real silu_backward(real g, real x, real beta) noexcept nogil:
     # at beta = 1 the lean forms where they hold, as in the loop of the default beta (_ops.py)
