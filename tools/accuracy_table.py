@@ -209,8 +209,9 @@ times in a row; they now carry their last sums, products and quotients as hi + l
 times the result rounds once (2.55, 2.81, 2.65 and 2.97 on the same probes), and the suite tests
 every float64 backward with such a g (test_accuracy_regressions.py). silu's backward with beta
 other than 1 runs in the dtype's own lanes too (every float32: 2.45 ULP with g = 1, 3.10 with a
-random g; float64 3 steps at most with g at the top of a binade), and the float64 forwards of silu and softplus with a beta, and gelu_tanh's, have lean forms
-(probes: 3.27, 1.67 and 3.28 ULP).
+random g; float64 3 steps at most with g at the top of a binade), and the float64 forwards of
+silu and softplus with a beta, and gelu_tanh's, have lean forms (probes: 3.27, 1.67 and 3.28
+ULP).
 
 "Bound" is the SPEC's (steps from the correctly rounded value); a **bold** cell exceeds it (by
 more than the bound in representable steps). "bitwise" ops are compared with their exact value

@@ -45,6 +45,10 @@ def seed_key(uint64_t seed):
         words[i] ^= words[i] >> 16
     return (<uint64_t>words[1] << 32) | words[0]
 
+cdef inline uint64_t golden() noexcept nogil:
+    # 2**64 / the golden ratio (odd): the Weyl sequence's step
+    return <uint64_t>0x9E3779B97F4A7C15
+
 cdef inline real unit_slope(uint64_t bits, real lower, real width, real upper) noexcept nogil:
     """lower + width * U, U uniform on [0, 1) from the top 53 bits of `bits` (float64) or the top
     24 of its low 32 (float32); a value that rounds up to `upper` becomes `lower`, so the
@@ -64,22 +68,21 @@ cdef inline void draw_slopes(real* slopes, npy_intp first, npy_intp m, uint64_t 
                              real width, real upper) noexcept nogil:
     """slopes[k] = the slope of flat element first + k, for k < m <= BLOCK."""
     cdef uint32_t halves[BLOCK + 2]
-    cdef uint64_t golden = 0x9E3779B97F4A7C15     # 2**64 / the golden ratio: the Weyl step
     cdef uint64_t weyl, bits
     cdef npy_intp k, odd = first & 1
     if real is float:
-        weyl = key + <uint64_t>((first >> 1) + 1) * golden
+        weyl = key + <uint64_t>((first >> 1) + 1) * golden()
         for k in range((odd + m + 1) >> 1):
             bits = mix64(weyl)
             halves[2 * k], halves[2 * k + 1] = <uint32_t>bits, <uint32_t>(bits >> 32)
-            weyl = weyl + golden
+            weyl = weyl + golden()
         for k in range(m):
             slopes[k] = unit_slope(halves[odd + k], lower, width, upper)
     else:
-        weyl = key + <uint64_t>(first + 1) * golden
+        weyl = key + <uint64_t>(first + 1) * golden()
         for k in range(m):
             slopes[k] = unit_slope(mix64(weyl), lower, width, upper)
-            weyl = weyl + golden
+            weyl = weyl + golden()
 
 cdef inline void rrelu_one(const real* g, const real* x, real* out, npy_intp k, real slope,
                            bint backward) noexcept nogil:
@@ -95,12 +98,12 @@ cdef void rrelu_piece(const real* g, const real* x, real* out, npy_intp start, n
     """float32 draws a block of slopes, then applies them (gcc vectorises a loop over pairs
     poorly); float64 draws and applies in one loop (measured 1.4x faster than through a block)."""
     cdef real slopes[BLOCK]
-    cdef uint64_t golden = 0x9E3779B97F4A7C15, weyl = key + <uint64_t>(first + start + 1) * golden
+    cdef uint64_t weyl = key + <uint64_t>(first + start + 1) * golden()
     cdef npy_intp s = start, m, k
     if real is double:
         for k in range(start, stop):
             rrelu_one(g, x, out, k, unit_slope(mix64(weyl), lower, width, upper), backward)
-            weyl = weyl + golden
+            weyl = weyl + golden()
         return
     while s < stop:
         m = min(<npy_intp>BLOCK, stop - s)
