@@ -548,7 +548,7 @@ cdef inline double sigmoid_slope(double g, double t, double tlo, double v, doubl
     """g sigmoid(T) (1 + V sigmoid(-T)), T = t + tlo and V = v + vlo given as two doubles each: the
     derivative of silu (V = T = beta x) and of gelu-tanh (T = 2u, V = x du2/dx). With
     e = e^-|t| = m 2^k and D = 1 + e it is e (1 + V + e) / D^2 for t < 0 and 1 - e (D - V) / D^2
-    for t >= 0 (one division serves both). 1 + V, D and D^2 are formed with their rounding
+    for t >= 0 (one division, 1 / D^2, serves both). 1 + V, D and D^2 are formed with their rounding
     errors, so in the cancelling sum 1 + V + e (the zero of silu' and gelu-tanh') only e's own
     error is amplified."""
     cdef double a = -fabs(t)
@@ -565,7 +565,7 @@ cdef inline double sigmoid_slope(double g, double t, double tlo, double v, doubl
     cdef double dDD = product_error(D, D, DD) + 2 * D * dD
     cdef double inv = 1 / DD                          # for the corrections
     cdef bint big = e >= 0.125
-    cdef double x, S, Sl, N, Nl, q, ql, r, rl
+    cdef double x, S, Sl, N, Nl, q, ql, r
     # t < 0: m S / D^2, S = 1 + V + e less the correction for D^2's error (e >= 1/8), or m S with
     # 1 / D^2 = 1 - e (2 + e) / D^2 (e < 1/8, a correction below 0.21) folded into S. S's last sum,
     # the product with m and the quotient are carried as hi + lo (their roundings lined up to 4.24
@@ -1574,7 +1574,8 @@ cdef inline real mish_forward(real x) noexcept nogil:
 
 cdef inline real mish_backward(real g, real x) noexcept nogil:
     # sech(sp)^2 as 4t / (1 + t)^2 with t = e^(-2 sp) <= 1: no 1 - tanh^2 cancellation (float32)
-    cdef double wide = x, d, a, kf, m, u, s1, e1, s, k1, ke, kk, kke, small, n, r, h, hs, q, nl, p
+    cdef double wide = x, d, a, kf, m, u, s1, e1, s, k1, ke, kk, kke, small, n, r, h, hs
+    cdef double q, nl, rl, p
     if real is float:
         # the float64 forms below with one exponential u = e^-|x|, in double: next to the zero at
         # -1.19 the cancellation in N costs double digits only (1 + x is exact)
