@@ -1,6 +1,11 @@
 """Operands where a function was found beyond its SPEC bound by a larger sample than the test
 suite's (``tools/accuracy_table.py``), kept as reproducers: each is checked against the exact
-reference of ``_reference.py``, in steps from the correctly rounded value."""
+reference of ``_reference.py``, in steps from the correctly rounded value. And the float64
+gradients where such errors hide: g d just below a power of two (mpmath, and
+``tools/probe_float64.py``'s long-double formulas on more points)."""
+
+import os
+import sys
 
 import numpy as np
 import pytest
@@ -64,3 +69,17 @@ def test_float64_backward_at_the_top_of_a_binade(name):
         steps = np.where(care, steps_from_exact(got, hi, np.float64), 0)
         i = int(np.argmax(steps))
         assert steps[i] <= op.ulp["backward"], (name, params, x[i], g[i], got[i], hi[i], steps[i])
+
+
+def test_float64_long_double_probe():
+    """tools/probe_float64.py, 1e5 points per range for each op it has a long-double formula for,
+    g aimed at the top of a binade: every error within the bound (4 ULP)."""
+    if np.finfo(np.longdouble).nmant < 63:
+        pytest.skip("needs an 80-bit long double")
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
+    import probe_float64
+
+    rng = np.random.default_rng(17)
+    for name in probe_float64.OPS:
+        for kind, (err, at) in probe_float64.probe(name, 100_000, False, rng).items():
+            assert err <= 4, (name, kind, err, at)

@@ -201,7 +201,7 @@ beta = 0.001, where it was 0.5), squareplus's 0.64 (3.35 in a plain first form, 
 sparse_plus's 1.40 (1 step; a subnormal y, where the remainder is lost), silu with beta other than
 1 3.34 (beta = 1.702; 3.19 with beta = 0.5, as beta = 1's own form gives), softplus's forward with
 beta other than 1 2.66 (beta = 0.001). Session 17 (2026-11-24) probed the float64 backwards with a
-random g against long-double references (5e6 points per range) and found what this sample had
+random g against long-double references (tools/probe_float64.py) and found what this sample had
 missed: silu's lean form 5.07 ULP, 5 steps (x = -1.0127, g = 14.18), and the careful form
 behind silu with a beta, gelu_tanh and mish 4.24, 3.70 and 3.74 ULP. A g that puts g d just
 below a power of two counts every relative error twice, and those forms rounded four or five
