@@ -1575,7 +1575,7 @@ cdef inline real mish_forward(real x) noexcept nogil:
 cdef inline real mish_backward(real g, real x) noexcept nogil:
     # sech(sp)^2 as 4t / (1 + t)^2 with t = e^(-2 sp) <= 1: no 1 - tanh^2 cancellation (float32)
     cdef double wide = x, d, a, kf, m, u, s1, e1, s, k1, ke, kk, kke, small, n, r, h, hs
-    cdef double q, nl, rl, p
+    cdef double c, q, nl, rl, p
     if real is float:
         # the float64 forms below with one exponential u = e^-|x|, in double: next to the zero at
         # -1.19 the cancellation in N costs double digits only (1 + x is exact)
@@ -1604,9 +1604,9 @@ cdef inline real mish_backward(real g, real x) noexcept nogil:
         small = e1 + u * ((1.5 + wide) + u * (1 + 0.25 * u))
         # g times that, g taken into the final scaling; N's last sum, the product with m and the
         # quotient carried as hi + lo so that g times it rounds once (as sigmoid_slope)
-        q = small - s1 * ((2 * k1 * ke + kke) / kk)
-        n = s1 + q
-        nl = two_sum_error(s1, q, n)
+        c = small - s1 * ((2 * k1 * ke + kke) / kk)
+        n = s1 + c
+        nl = two_sum_error(s1, c, n)
         r = m * n
         rl = product_error(m, n, r) + m * nl
         q = r / kk
@@ -1614,18 +1614,17 @@ cdef inline real mish_backward(real g, real x) noexcept nogil:
         # next to the zero, x = t0 = -1.1924312...: from h = -0.15 up to x = 0
         h = ((wide + 1.1924312145154952) + 4.8484829848031044e-17) + 1.898915114090381e-33
         hs = h - 0.515625
-        q = 0.3796657996687952 + (9.204857272486914e-18 + hs * mish_root_poly(hs))
-        p = h * q                                          # and g times h q as hi + lo
-        q = scale_product2(g, p, product_error(h, q, p), 0.0)
-        d = q if h > -0.15 else d
+        c = 0.3796657996687952 + (9.204857272486914e-18 + hs * mish_root_poly(hs))
+        p = h * c                                          # and g times h c as hi + lo
+        d = scale_product2(g, p, product_error(h, c, p), 0.0) if h > -0.15 else d
         # x >= 0
         n = (1 + 2 * u) + 2 * (u * u)
         r = 2 * (u * u) / n
-        q = 2 * wide * (1 + u) / n - 1
-        p = r * q                                          # |p| <= 2/5: 1 + p, exactly as hi + lo
-        s = 1 + p
-        nl = ((1 - s) + p) + product_error(r, q, p)
-        d = d if wide < 0 else scale_product2(g, s, nl, 0.0)
+        c = 2 * wide * (1 + u) / n - 1
+        p = r * c                                          # |p| <= 2/5: 1 + p, exactly as hi + lo
+        q = 1 + p
+        nl = ((1 - q) + p) + product_error(r, c, p)
+        d = d if wide < 0 else scale_product2(g, q, nl, 0.0)
         d = g * (1.0 if x > 0 else 0.0) if (wide > 760) | (wide < -1500) else d
         return keep_nan(x, d)
 
