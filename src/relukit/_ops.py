@@ -110,5 +110,5 @@ UFUNCS = [
                 lean=("forward", "forward_beta1", "backward", "backward_beta1")),
     *activation("mish", from_output=False, work="compute"),
     *activation("gelu_erf", from_output=False, work="compute", lean=("forward", "backward")),
-    *activation("gelu_tanh", from_output=False, work="compute", lean=("forward",)),
+    *activation("gelu_tanh", from_output=False, work="compute", lean=("forward", "backward")),
 ]

@@ -1990,6 +1990,41 @@ cdef inline real gelu_tanh_forward(real x) noexcept nogil:
         y = y if gelu_tanh_forward_rare(x) else gelu_tanh_forward_lean(x)
     return keep_nan(x, 0 if x == -INFINITY else <real>y)
 
+cdef inline bint gelu_tanh_backward_rare(real g, real x) noexcept nogil:
+    # float64's lean form: -12 <= x (e^-|2u| >= 2^-206) and |g| >= 2^-700, so that the products of
+    # its corrections' FMAs stay above 2^-968, where the baseline's emulation is exact (the same
+    # bits at every level), and x <= 1e4 (2u clamped at 600 there); NaN is rare. float32 has none
+    if real is float:
+        return True
+    return (not ((x >= -12.0) & (x <= 1e4))) | (_abs(g) < 1.90109156629516e-211) | lean_g_rare(g)
+
+cdef inline real gelu_tanh_backward_lean(real g, real x) noexcept nogil:
+    # float64: silu_slope_f64's form with T = 2u and 1 + V in place of 1 + t, V = x d(2u)/dx (both
+    # as two doubles, gelu_tanh_arg): d = (1 + e (1 + V)) / (1 + e)^2 for x >= 0 and
+    # e (1 + V + e) / (1 + e)^2 for x < 0, e = e^-|T|. 1 + V is exact from V = -1/2 down (where
+    # the sum cancels); the roundings of n, d and the division, and e times V's low part, go back
+    # as one correction c, so that g q + g c rounds once. Next to the zero the root window of the
+    # careful form, the same bits.
+    cdef double t, tl, v, vl, e, o, p, nf, nl, df, dl, q, c, h, ts
+    if real is float:
+        return g           # (never run: every float32 element is rare)
+    t = gelu_tanh_arg(x, 0.044715, 2.1960211427085595e-18, &tl)
+    v = gelu_tanh_arg(x, 0.134145, 1.3526957332032908e-17, &vl)
+    t = 600.0 if t > 600.0 else t            # e^-600 is past mattering: d rounds to 1 from x = 7
+    e = _exp_neg_mant(fabs(t), tl if t >= 0 else -tl, &ts) * _pow2(ts)
+    o = 1 + v
+    p = e * e if t < 0 else 1.0
+    nf = _fma(e, o, p)
+    nl = (_fma(e, o, p - nf) + (_fma(e, e, -p) if t < 0 else 0.0)) + e * vl
+    df = _fma(e, e + 2.0, 1.0)
+    dl = _fma(e, e - ((e + 2.0) - 2.0), _fma(e, e + 2.0, 1.0 - df))      # (1 + e)^2 - df
+    q = nf / df
+    c = _fma(-q, dl, _fma(-q, df, nf) + nl) * _inverse_rough(df)
+    h = ((x + 0.7524614220710163) - 3.635560509207687e-17) + 2.5415595389660457e-33
+    q = h * (0.4304000910248585 + (2.1314322242614057e-17 + h * gelu_tanh_root_poly(h))) if fabs(h) < 0.25 else q
+    c = 0.0 if fabs(h) < 0.25 else c
+    return keep_nan(x, _fma(g, q, g * c))
+
 cdef inline real gelu_tanh_backward(real g, real x) noexcept nogil:
     # s + x s (1 - s) du2/dx with s = sigmoid(2u); beyond |x| = 1e4 (float64: 30) the second
     # term is exactly 0
@@ -2010,4 +2045,5 @@ cdef inline real gelu_tanh_backward(real g, real x) noexcept nogil:
         h = ((wide + 0.7524614220710163) - 3.635560509207687e-17) + 2.5415595389660457e-33
         d = g * (h * (0.4304000910248585 + (2.1314322242614057e-17 + h * gelu_tanh_root_poly(h)))) if fabs(h) < 0.25 else d
         d = g * (1.0 if x > 0 else 0.0) if fabs(wide) > 30 else d
+        d = d if gelu_tanh_backward_rare(g, x) else gelu_tanh_backward_lean(g, x)
         return keep_nan(x, d)
