@@ -1963,23 +1963,30 @@ cdef inline double gelu_tanh_arg(double x, double a_hi, double a_lo, double *lo)
     return u
 
 cdef inline bint gelu_tanh_forward_rare(real x) noexcept nogil:
-    # float64's lean form: |x| <= 20 (2u <= 603: _exp_neg scales below 2^-1000); NaN is rare.
-    # float32 has none
+    # the lean forms: |x| <= 100 in float32 (past 2u = 112, at x = -11, _exp_neg's clamp, x e^-2u
+    # rounds to 0; up to 100 the low part of 2u stays below 2^-8, which the clamp does not keep
+    # under half an ULP of 112), |x| <= 20 (2u <= 603: _exp_neg scales below 2^-1000) in float64;
+    # NaN is rare
     if real is float:
-        return True
+        return not (_abs(x) <= <float>100)
     return not (_abs(x) <= 20.0)
 
 cdef inline real gelu_tanh_forward_lean(real x) noexcept nogil:
-    # float64: 2u as two doubles (gelu_tanh_arg) into x_sigmoid_lean, in place of the careful
-    # exponential and its scaling
-    cdef double u2, u2lo
+    # 2u as two floats of the dtype into x_sigmoid_lean, in place of the careful exponential (and
+    # for float32, of the double lanes): float64's from gelu_tanh_arg, float32's from 2u in double
+    # (good to 2^-51, where the float32 sigmoid's tail needs 2^-24 / 76)
+    cdef double u2, u2lo, wide = x
+    cdef float th
     if real is double:
         u2 = gelu_tanh_arg(x, 0.044715, 2.1960211427085595e-18, &u2lo)
         return x_sigmoid_lean(x, u2, u2lo)
-    return x            # (float32: never run, every element is rare)
+    u2 = 1.5957691216057308 * (wide + 0.044715 * (wide * wide * wide))
+    th = <float>u2
+    return x_sigmoid_lean(x, th, <float>(u2 - th))
 
 cdef inline real gelu_tanh_forward(real x) noexcept nogil:
     cdef double wide = x, y, u2, u2lo
+    cdef real r
     if real is float:
         u2 = 1.5957691216057308 * (wide + 0.044715 * wide * wide * wide)
         y = wide * vsigmoid(u2)
@@ -1987,8 +1994,8 @@ cdef inline real gelu_tanh_forward(real x) noexcept nogil:
         u2 = gelu_tanh_arg(0.0 if fabs(wide) > 30 else wide, 0.044715, 2.1960211427085595e-18, &u2lo)
         y = times_sigmoid(wide, u2, u2lo)
         y = wide if (wide > 30) | (wide == 0) else (wide * 0.0 if wide < -30 else y)  # keeps -0.0
-        y = y if gelu_tanh_forward_rare(x) else gelu_tanh_forward_lean(x)
-    return keep_nan(x, 0 if x == -INFINITY else <real>y)
+    r = <real>y if gelu_tanh_forward_rare(x) else gelu_tanh_forward_lean(x)
+    return keep_nan(x, 0 if x == -INFINITY else r)
 
 cdef inline bint gelu_tanh_backward_rare(real g, real x) noexcept nogil:
     # float64's lean form: -12 <= x (e^-|2u| >= 2^-206) and |g| >= 2^-700, so that the products of
