@@ -2017,7 +2017,7 @@ cdef inline real gelu_tanh_backward_lean(real g, real x) noexcept nogil:
         return g           # (never run: every float32 element is rare)
     t = gelu_tanh_arg(x, 0.044715, 2.1960211427085595e-18, &tl)
     v = gelu_tanh_arg(x, 0.134145, 1.3526957332032908e-17, &vl)
-    t = 600.0 if t > 600.0 else t            # e^-600 is past mattering: d rounds to 1 from x = 7
+    t = 600.0 if t > 600.0 else t            # (x > 20: d rounds to 1 from x = 7.5 on anyway)
     e = _exp_neg_mant(fabs(t), tl if t >= 0 else -tl, &ts) * _pow2(ts)
     o = 1 + v
     p = e * e if t < 0 else 1.0
