@@ -1293,13 +1293,17 @@ def silu_backward(g, x, beta=1.0, **kwargs):
 
 
 _GELU_ERF = (_u.gelu_erf, _u.gelu_erf_backward)
-_GELU = {"none": _GELU_ERF, "tanh": (_u.gelu_tanh, _u.gelu_tanh_backward)}
+_GELU_TANH = (_u.gelu_tanh, _u.gelu_tanh_backward)
+_GELU = {"none": _GELU_ERF, "tanh": _GELU_TANH}
 
 
 @cython.ccall
 def _gelu_ufuncs(approximate):
-    if type(approximate) is str and approximate == "none":    # the default, without the look-up
-        return _GELU_ERF
+    if type(approximate) is str:        # the two names, without the look-up and its try block
+        if approximate == "none":
+            return _GELU_ERF
+        if approximate == "tanh":
+            return _GELU_TANH
     try:
         return _GELU[approximate]
     except (KeyError, TypeError):
