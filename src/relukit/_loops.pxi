@@ -50,6 +50,8 @@ cdef enum:
                            # A block with one rare element runs both forms: with 1024, data of
                            # standard deviation 5 made float64 gelu 2.8x slower (|x| > 16 in most
                            # blocks); 128 costs nothing measurable on ordinary data (64: 5-14%)
+    LEAN_FEW = 4           # rare elements of a block computed one by one (then the lean form over
+                           # the block); with more, the selecting scalar runs over the whole block
 
 cdef enum Storage:
     STORE_HALF
