@@ -613,11 +613,12 @@ LEAN_FORMS = [(name, "backward") for name in ("sigmoid", "tanh", "elu", "selu", 
 @pytest.mark.parametrize("name,direction", LEAN_FORMS)
 @DTYPES
 def test_lean_blocks_leave_every_element_its_own_bits(name, direction, dtype):
-    """These kernels run a lean form over each block of elements without a rare one (_ops.py,
-    `lean`) and the careful form over the others. Rare elements (x beyond the lean range, inf, g
-    near the top of the range or tiny) placed every so often among ordinary ones, past the thread
-    threshold: every other element keeps the bits it has without them, and each rare one gets the
-    bits it gets alone."""
+    """These kernels run a lean form over each block of elements and the careful form for the
+    block's rare ones (_ops.py, `lean`; over the whole block when it has more than a few). Rare
+    elements (x beyond the lean range, inf, g near the top of the range or tiny) placed every so
+    often among ordinary ones, and densely in one stretch, past the thread threshold: every other
+    element keeps the bits it has without them, and each rare one gets the bits it gets alone,
+    also computed in place (the rare ones are computed before the lean form overwrites x)."""
     backward = direction == "backward"
     base, approximate = ("gelu", "tanh") if name == "gelu_tanh" else (name, None)
     fn = getattr(relukit, f"{base}_backward" if backward else base)
@@ -627,7 +628,7 @@ def test_lean_blocks_leave_every_element_its_own_bits(name, direction, dtype):
     n = BIG
     x = (rng.standard_normal(n) * 4).astype(dtype)
     g = rng.standard_normal(n).astype(dtype)
-    pos = np.arange(5, n, 1999)
+    pos = np.concatenate([np.arange(5, 1000, 1999), np.arange(1000, 1300, 9), np.arange(2005, n, 1999)])
     xr, gr = x.copy(), g.copy()
     xr[pos] = rng.choice(np.array([-1000, 1000, -np.inf, np.inf, -80, 75, -17, 30], dtype), pos.size)
     gr[pos[::3]] = np.finfo(dtype).max / 4
@@ -639,6 +640,9 @@ def test_lean_blocks_leave_every_element_its_own_bits(name, direction, dtype):
     assert_same_bits(got[others], clean[others], f"{name} ordinary elements")
     alone = np.concatenate([call(gr[i:i + 1], xr[i:i + 1]) for i in pos])
     assert_same_bits(got[pos], alone, f"{name} rare elements")
+    in_place = xr.copy()
+    fn(gr, in_place, out=in_place) if backward else fn(in_place, out=in_place)
+    assert_same_bits(in_place, got, f"{name} in place")
 
 
 @pytest.mark.thread_unsafe(reason="warnings.catch_warnings is process-wide before Python 3.14")
