@@ -47,11 +47,12 @@ cdef enum:
     PREFETCH_FROM = 1 << 24  # bytes of the first input from which a compute-bound call runs paged
     LEAN_BLOCK = 128       # elements per block of a kernel with a lean form (_ops.py, `lean`): the
                            # check for rare elements reads the block into L1 for the pass after.
-                           # A block with one rare element runs both forms: with 1024, data of
-                           # standard deviation 5 made float64 gelu 2.8x slower (|x| > 16 in most
-                           # blocks); 128 costs nothing measurable on ordinary data (64: 5-14%)
-    LEAN_FEW = 4           # rare elements of a block computed one by one (then the lean form over
-                           # the block); with more, the selecting scalar runs over the whole block
+                           # With 1024, when a rare element meant both forms over the whole block,
+                           # data of standard deviation 5 made float64 gelu 2.8x slower; 128 costs
+                           # nothing measurable on ordinary data (64: 5-14%)
+    LEAN_FEW = 4           # a block with at most this many rare elements runs the careful form on
+                           # copies of them and the lean form over the block; with more, the
+                           # selecting scalar over the whole block (_kernels.pyx.tp, loop)
 
 cdef enum Storage:
     STORE_HALF
