@@ -50,7 +50,7 @@ cdef enum:
                            # With 1024, when a rare element meant both forms over the whole block,
                            # data of standard deviation 5 made float64 gelu 2.8x slower; 128 costs
                            # nothing measurable on ordinary data (64: 5-14%)
-    LEAN_FEW = 4           # a block with at most this many rare elements runs the careful form on
+    LEAN_FEW = 8           # a block with at most this many rare elements runs the careful form on
                            # copies of them and the lean form over the block; with more, the
                            # selecting scalar over the whole block (_kernels.pyx.tp, loop)
 
