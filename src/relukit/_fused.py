@@ -40,7 +40,7 @@ def _resolve_uncached(act, params, dtype, kind, what):
     if act == "gelu":
         params = dict(params)
         approximate = params.pop("approximate", "none")
-        _api._gelu_ufuncs(approximate)                        # checks it
+        _api._check_gelu(what, approximate)
         act = {"none": "gelu_erf", "tanh": "gelu_tanh"}[approximate]
     wrapper = getattr(_api, act + kind, None) or _api._ufuncs.get(act + kind)
     if wrapper is None:
