@@ -42,10 +42,10 @@ def _holds(compare, a, b):
 
 
 @cython.cfunc
-def _require(compare, a, b, message):
+def _require(op, compare, a, b, needs):
     # C functions in the compiled module: a parameter check costs a few ns, not two Python calls
     if not _holds(compare, a, b):
-        raise ValueError(message)
+        raise ValueError(f"{op} needs {needs}")
 
 
 # Blocks the wrappers' docstrings share: a line holding only ``{name}`` becomes the block, indented
@@ -356,87 +356,70 @@ def _wraps(check=None, choices=None):
 # The parameter checks: check(op, *parameters) raises ValueError naming what the maths forbids.
 @cython.ccall
 def _check_positive_slope(op, negative_slope):
-    if not _holds(gt, negative_slope, 0.0):
-        raise ValueError(f"{op} needs negative_slope > 0: with a negative slope the sign of y no "
-                         f"longer tells x > 0 from x <= 0, and with 0 the forward's -inf * 0 is "
-                         f"NaN; use leaky_relu_backward(g, x)")
+    _require(op, gt, negative_slope, 0.0,
+             "negative_slope > 0: with a negative slope the sign of y no longer tells x > 0 from "
+             "x <= 0, and with 0 the forward's -inf * 0 is NaN; use leaky_relu_backward(g, x)")
 
 
 @cython.ccall
 def _check_hardtanh(op, min_val, max_val):
-    if not _holds(le, min_val, max_val):
-        raise ValueError(f"{op} needs min_val <= max_val")
-
-
-@cython.ccall
-def _check_not_nan(op, name, value):
-    # a NaN bound would select by a comparison that is always false, which the kernels and the
-    # obvious NumPy expression resolve differently (x <= t ? v : x against x > t ? x : v)
-    if not _holds(eq, value, value):
-        raise ValueError(f"{op} needs a {name} that is not NaN")
+    _require(op, le, min_val, max_val, "min_val <= max_val")
 
 
 @cython.ccall
 def _check_threshold(op, threshold, value):
-    _check_not_nan(op, "threshold", threshold)
+    # a NaN bound would select by a comparison that is always false, which the kernels and the
+    # obvious NumPy expression resolve differently (x <= t ? v : x against x > t ? x : v)
+    _require(op, eq, threshold, threshold, "a threshold that is not NaN")
 
 
 @cython.ccall
 def _check_threshold_from_output(op, threshold, value):
-    if not _holds(le, value, threshold):
-        raise ValueError(f"{op} needs value <= threshold: a larger value makes replaced elements "
-                         f"look like kept ones; use threshold_backward(g, x, ...)")
+    _require(op, le, value, threshold, "value <= threshold: a larger value makes replaced "
+             "elements look like kept ones; use threshold_backward(g, x, ...)")
 
 
 @cython.ccall
 def _check_hardshrink(op, lambd):
-    _check_not_nan(op, "lambd", lambd)
+    _require(op, eq, lambd, lambd, "a lambd that is not NaN")     # as threshold's
 
 
 @cython.ccall
 def _check_lambd(op, lambd):
-    if not _holds(ge, lambd, 0.0):
-        raise ValueError(f"{op} needs lambd >= 0")
+    _require(op, ge, lambd, 0.0, "lambd >= 0")
 
 
 @cython.ccall
 def _check_b(op, b):
+    _require(op, gt, b, 0.0, "b > 0")
     # an infinite b makes b / (2 (sqrt(x^2 + b) - x)), the form for x < 0, inf / inf
-    if not _holds(gt, b, 0.0):
-        raise ValueError(f"{op} needs b > 0")
-    if not _holds(lt, b, math.inf):
-        raise ValueError(f"{op} needs a finite b")
+    _require(op, lt, b, math.inf, "a finite b")
 
 
 @cython.ccall
 def _check_elu_from_output(op, alpha):
-    if not _holds(ge, alpha, 0.0):
-        raise ValueError(f"{op} needs alpha >= 0: with a negative alpha y > 0 no longer tells "
-                         f"x > 0; use elu_backward(g, x, alpha)")
+    _require(op, ge, alpha, 0.0, "alpha >= 0: with a negative alpha y > 0 no longer tells x > 0; "
+             "use elu_backward(g, x, alpha)")
 
 
 @cython.ccall
 def _check_celu(op, alpha):
-    if not _holds(ne, alpha, 0.0):
-        raise ValueError(f"{op} needs alpha != 0 (it divides x by alpha)")
+    _require(op, ne, alpha, 0.0, "alpha != 0 (it divides x by alpha)")
 
 
 @cython.ccall
 def _check_celu_from_output(op, alpha):
-    if not _holds(gt, alpha, 0.0):
-        raise ValueError(f"{op} needs alpha > 0")
+    _require(op, gt, alpha, 0.0, "alpha > 0")
 
 
 @cython.ccall
 def _check_softplus(op, beta, threshold):
-    if not _holds(ne, beta, 0.0):
-        raise ValueError(f"{op} needs beta != 0 (it divides by beta)")
+    _require(op, ne, beta, 0.0, "beta != 0 (it divides by beta)")
 
 
 @cython.ccall
 def _check_silu(op, beta):
-    if not _holds(gt, beta, 0.0):
-        raise ValueError(f"{op} needs beta > 0")
+    _require(op, gt, beta, 0.0, "beta > 0")
 
 
 _GELU_FORWARDS = {"none": _u.gelu_erf, "tanh": _u.gelu_tanh}
@@ -1527,9 +1510,9 @@ def _prelu_channel_sums(g, x, axis, dtype):
 def _check_rrelu(lower, upper):
     if type(lower) is float and type(upper) is float and 0.0 <= lower <= upper < 1.8e308:
         return                                  # the common call, at a tenth of the cost
-    _require(ge, lower, 0.0, "rrelu needs lower >= 0")
-    _require(le, lower, upper, "rrelu needs lower <= upper")
-    _require(lt, upper, math.inf, "rrelu needs a finite upper")
+    _require("rrelu", ge, lower, 0.0, "lower >= 0")
+    _require("rrelu", le, lower, upper, "lower <= upper")
+    _require("rrelu", lt, upper, math.inf, "a finite upper")
 
 
 @cython.ccall
