@@ -628,7 +628,10 @@ def test_lean_blocks_leave_every_element_its_own_bits(name, direction, dtype):
     n = BIG
     x = (rng.standard_normal(n) * 4).astype(dtype)
     g = rng.standard_normal(n).astype(dtype)
-    pos = np.concatenate([[5], np.arange(1000, 1300, 9), np.arange(2005, n, 1999)])   # dense: > LEAN_FEW
+    # the edges of the 64-element words that find a block's few rare ones, 1000-1300 dense (more
+    # than LEAN_FEW a block), then sparse to the last element
+    pos = np.concatenate([[5, 63, 64, 127, 191, 192, 255], np.arange(1000, 1300, 9),
+                          np.arange(2005, n - 1, 1999), [n - 1]])
     xr, gr = x.copy(), g.copy()
     xr[pos] = rng.choice(np.array([-1000, 1000, -np.inf, np.inf, -80, 75, -17, 30], dtype), pos.size)
     gr[pos[::3]] = np.finfo(dtype).max / 4

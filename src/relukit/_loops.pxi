@@ -26,6 +26,7 @@ cdef extern from "_rk.h" nogil:
     int rk_populate(char* p, size_t n)
     ctypedef void (*rk_piece_fn)(void* job, npy_intp start, npy_intp stop) noexcept nogil
     void rk_prefetch_line(const char* p)
+    int rk_lowest_bit(unsigned long long w)
     void rk_run_populating(rk_piece_fn piece, void* job, npy_intp n, int nt, char* out,
                            npy_intp itemsize, npy_intp segment)
     void rk_load_half(const char* src, npy_intp step, float* dst, npy_intp n)

@@ -111,6 +111,27 @@ static inline void rk_prefetch_line(const char *p) { _mm_prefetch(p, _MM_HINT_T0
 static inline void rk_prefetch_line(const char *p) { (void)p; }
 #endif
 
+/* The index of the lowest set bit of w != 0 (the lean loops' rare elements, _kernels.pyx.tp). */
+#if defined(__GNUC__) || defined(__clang__)
+static inline int rk_lowest_bit(unsigned long long w) { return __builtin_ctzll(w); }
+#elif defined(_MSC_VER) && defined(_M_X64)
+#include <intrin.h>
+static inline int rk_lowest_bit(unsigned long long w)
+{
+    unsigned long i;
+    _BitScanForward64(&i, w);
+    return (int)i;
+}
+#else
+static inline int rk_lowest_bit(unsigned long long w)
+{
+    int i = 0;
+    for (; !(w & 1); w >>= 1)
+        i++;
+    return i;
+}
+#endif
+
 /* Run piece(job, start, stop) over [0, n) on nt threads while the calling thread faults the fresh
  * output in, segment by segment: the other threads take segments in order as soon as they are
  * populated (so they never fault themselves), and the calling thread joins them when it is done.
