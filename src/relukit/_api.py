@@ -28,9 +28,9 @@ _u = types.SimpleNamespace(**_ufuncs)     # every ufunc by its __name__, for the
 _LEAKY_RELU, _LEAKY_RELU_BACKWARD, _LEAKY_RELU_BACKWARD_FROM_OUTPUT = (
     _u.leaky_relu_ufunc, _u.leaky_relu_backward_ufunc, _u.leaky_relu_backward_from_output_ufunc)
 _SOFTPLUS_BACKWARD_FROM_OUTPUT = _u.softplus_backward_from_output_ufunc
-# Per-call cost at n = 1: a C wrapper costs 1.05-1.14x its ufunc (a def with **kwargs, compiled by
-# Cython, 1.06-1.21x, and 1.5x with out=; as plain Python 1.2-1.4x: docs/performance.md). The defs
-# that remain pass **kwargs on only when there are some (an empty **kwargs costs ~40 ns).
+# Per-call cost at n = 1: a C wrapper costs 1.03-1.13x its ufunc (the compiled defs it replaced
+# 1.12-1.21x, and 1.49x with out=; plain Python ones 1.2-1.4x: docs/performance.md). The defs that
+# remain pass **kwargs on only when there are some (an empty **kwargs costs ~40 ns).
 
 
 @cython.cfunc
@@ -346,7 +346,8 @@ def _wraps(check=None, choices=None):
         wrapper = _forward.wrapper(spec.__name__, choices or ufunc, names, defaults, ndata, check,
                                    bool(choices))
         wrapper.__name__ = wrapper.__qualname__ = spec.__name__
-        wrapper.__doc__, wrapper.__signature__, wrapper.__module__ = spec.__doc__, signature, "relukit"
+        wrapper.__doc__, wrapper.__signature__ = spec.__doc__, signature
+        wrapper.__module__ = "relukit"
         if ufunc is not None:
             wrapper.ufunc = ufunc
         return wrapper
@@ -431,7 +432,8 @@ def _check_gelu(op, approximate):
     try:
         _GELU_FORWARDS[approximate]
     except (KeyError, TypeError):
-        raise ValueError(f"{op} approximate must be 'none' or 'tanh', got {approximate!r}") from None
+        raise ValueError(f"{op} approximate must be 'none' or 'tanh', got {approximate!r}"
+                         ) from None
 
 
 @_wraps()
@@ -1532,7 +1534,8 @@ _MEAN = (_LOWER + _UPPER) / 2
 
 @cython.cfunc
 def _eval_slope(lower, upper):
-    """rrelu's slope out of training, checked; the defaults' without a check (n = 1: 1.19x -> 1.12x)."""
+    """rrelu's slope out of training, checked; the defaults' without a check (at n = 1 the def
+    went 1.19x -> 1.12x its ufunc)."""
     if lower is _LOWER and upper is _UPPER:
         return _MEAN
     _check_rrelu(lower, upper)

@@ -21,7 +21,7 @@ typedef struct {
     vectorcallfunc vectorcall;
     PyObject *dict;       /* __doc__, __name__, __signature__, ufunc, ... (set from Python) */
     PyObject *name;
-    PyObject *target;     /* the ufunc, or a dict from the last parameter's value to the ufunc */
+    PyObject *target;     /* the ufunc, or a dict from the one parameter's value to the ufunc */
     PyObject *names;      /* tuple of str: the data operands', then the parameters' */
     PyObject *defaults;   /* tuple: the defaults of the last len(defaults) names */
     PyObject *check;      /* callable(name, *parameters), or None */
@@ -289,8 +289,9 @@ static PyMethodDef module_methods[] = {
     {"wrapper", make_wrapper, METH_VARARGS,
      "wrapper(name, target, names, defaults, ndata, check, chooses): the C callable of one op.\n\n"
      "names: its data operands' and parameters' names; defaults: those of the last parameters; "
-     "check(name, *parameters) raises for bad ones (or None); target: the ufunc, or with chooses a dict "
-     "from the value of the op's one parameter to the ufunc (that parameter is not passed on)."},
+     "check(name, *parameters) raises for bad ones (or None); target: the ufunc, or with chooses "
+     "a dict from the value of the op's one parameter to the ufunc (that parameter is not passed "
+     "on)."},
     {NULL, NULL, 0, NULL},
 };
 
