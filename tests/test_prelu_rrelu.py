@@ -659,6 +659,24 @@ def test_rrelu_training_float16_overflow_is_silent_inf():
     assert gx[0] == np.inf
 
 
+def test_rrelu_training_float16_is_float32_rounded_from_every_start():
+    """float16 is converted a block at a time (F16C where the level has it) and takes float32's
+    slopes: float32's result rounded once, bit for bit, across blocks and from odd starts (a dask
+    block may begin there)."""
+    from relukit import _api
+
+    for first, n in ((0, 1500), (1, 1499), (2**40 + 3, 1030)):
+        x, g = make_data(n, F16, seed=first % 97), make_data(n, F16, seed=first % 89 + 1)
+        for backward in (False, True):
+            with np.errstate(over="ignore"):
+                got = _api._rrelu_train(g if backward else None, x, 0.1, 3.0, 21, backward,
+                                        _first=first)
+                want = _api._rrelu_train(g.astype(F32) if backward else None, x.astype(F32), 0.1,
+                                         3.0, 21, backward, _first=first).astype(F16)
+            assert got.dtype == F16
+            assert_same_bits(got, want, (first, n, backward))
+
+
 @DTYPES
 def test_rrelu_training_shapes(dtype):
     dtype = np.dtype(dtype)

@@ -1589,22 +1589,19 @@ def _rrelu_train(g, x, lower, upper, seed, backward, out=None, *, _first=0, **kw
         if chunked:
             return _chunked.rrelu_train(g, x, lower, upper, seed, backward, dtype, out)
     dtype = dtype.newbyteorder("=")                      # as a ufunc's result, and the kernels'
-    compute = np.dtype(np.float32) if dtype == np.float16 else dtype  # float16 computes in float32
-    xc = np.ascontiguousarray(x, dtype=compute).reshape(-1)
-    gc = xc if g is None else np.ascontiguousarray(g, dtype=compute).reshape(-1)
+    xc = np.ascontiguousarray(x, dtype=dtype).reshape(-1)
+    gc = xc if g is None else np.ascontiguousarray(g, dtype=dtype).reshape(-1)
     out = out[0] if isinstance(out, tuple) else out
     if _writable_as(out, xc, gc, x.shape):
         _kernels.rrelu_train(gc, xc, out.reshape(-1), key, lower, upper, backward, _first)
         return out
-    result = np.empty(x.shape, compute)
+    result = np.empty(x.shape, dtype)
     _kernels.rrelu_train(gc, xc, result.reshape(-1), key, lower, upper, backward, _first)
-    if out is None and dtype == compute:
+    if out is None:
         return result[()]                               # a 0-d input gives a scalar, as a ufunc
-    # float16 results beyond its range are inf and tiny ones subnormal or 0 without a flag, as in
-    # the ufuncs' float16 loops
+    # an out of a smaller float type: beyond its range inf and tiny results 0 without a flag, as
+    # in the ufuncs' float16 loops
     with np.errstate(over="ignore", under="ignore"):
-        if out is None:
-            return result.astype(dtype)[()]
         np.copyto(out, result, casting="same_kind")
     return out
 

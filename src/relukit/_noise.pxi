@@ -161,7 +161,7 @@ cdef struct NoiseJob:
     const char* g          # backward: the gradient; forward: unused
     const char* x
     char* out
-    Storage storage        # STORE_FLOAT or STORE_DOUBLE (float16 computes in float32)
+    Storage storage
     uint64_t key
     npy_intp first
     double lower, upper
@@ -170,17 +170,32 @@ cdef struct NoiseJob:
 cdef void rrelu_job_piece(void* data, npy_intp start, npy_intp stop) noexcept nogil:
     cdef const NoiseJob* job = <const NoiseJob*>data
     cdef float lower = <float>job.lower, upper = <float>job.upper
+    cdef float gbuf[BLOCK]
+    cdef float xbuf[BLOCK]
+    cdef npy_intp s = start, m
     if job.storage == STORE_DOUBLE:
         rrelu_piece(<const double*>job.g, <const double*>job.x, <double*>job.out, start, stop,
                     job.first, job.key, job.lower, job.upper - job.lower, job.upper, job.backward)
-    else:
+    elif job.storage == STORE_FLOAT:
         rrelu_piece(<const float*>job.g, <const float*>job.x, <float*>job.out, start, stop,
                     job.first, job.key, lower, upper - lower, upper, job.backward)
+    else:
+        # float16 in float32, a block at a time (F16C where the level has it): float32's slopes,
+        # one rounding to float16
+        while s < stop:
+            m = min(<npy_intp>BLOCK, stop - s)
+            rk_load_half(job.x + 2 * s, 2, xbuf, m)
+            if job.backward:
+                rk_load_half(job.g + 2 * s, 2, gbuf, m)
+            rrelu_piece(<const float*>gbuf, <const float*>xbuf, xbuf, 0, m, job.first + s, job.key,
+                        lower, upper - lower, upper, job.backward)
+            rk_store_half(xbuf, job.out + 2 * s, 2, m)
+            s += m
 
 def rrelu_train(cnp.ndarray g, cnp.ndarray x, cnp.ndarray out, uint64_t key, double lower,
                 double upper, bint backward, npy_intp first=0):
-    """Forward (`g` unused) or backward of rrelu in training mode over C-contiguous float32 or
-    float64 arrays of one dtype and size; out may be x or g. The caller checks.
+    """Forward (`g` unused) or backward of rrelu in training mode over C-contiguous float16,
+    float32 or float64 arrays of one dtype and size; out may be x or g. The caller checks.
 
     `first` is the index of x[0] in the whole array when x is one block of it (a dask chunk), so
     every block draws the slopes its elements have in the whole."""
@@ -188,14 +203,13 @@ def rrelu_train(cnp.ndarray g, cnp.ndarray x, cnp.ndarray out, uint64_t key, dou
     cdef npy_intp n = cnp.PyArray_SIZE(x), size
     cdef int nt
     job.storage = storage_of(x)
-    if job.storage == STORE_HALF:
-        raise TypeError("rrelu's noise kernels take float32 or float64")
     size = itemsize(job.storage)
     job.g, job.x = <const char*>cnp.PyArray_DATA(g), <const char*>cnp.PyArray_DATA(x)
     job.out = <char*>cnp.PyArray_DATA(out)
     job.key, job.first, job.lower, job.upper, job.backward = key, first, lower, upper, backward
     if n:
         with nogil:
-            nt = threads_for(n, (3 if backward else 2) * size, WORK_MEMORY)
+            # float16 counted as the float32 it is computed in, as in the ufunc loops
+            nt = threads_for(n, (3 if backward else 2) * (4 if size == 2 else size), WORK_MEMORY)
             if not run_fresh(rrelu_job_piece, &job, n, nt, job.out, size):
                 run_chunked(rrelu_job_piece, &job, n, nt)
