@@ -1,5 +1,9 @@
 """relu, relu_backward, relu_backward_from_output: values, special values, layouts and out=."""
 
+import ctypes
+import mmap
+import sys
+
 import numpy as np
 import pytest
 
@@ -256,6 +260,27 @@ def test_strided(dtype, step):
     untouched = np.ones(len(buf), bool)
     untouched[np.arange(len(buf))[::3] if step > 0 else np.arange(len(buf))[::-3]] = False
     assert (buf[untouched] == 5).all()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mprotect through libc: Linux")
+def test_strided_reads_stop_at_the_last_element(dtype):
+    """Every other element is gathered as whole vectors and shuffled: that must not read past the
+    view's last element. The views here end at the last element of a page followed by a page
+    that faults on any access, at every length a block's vector loop and its tail can take."""
+    page = mmap.PAGESIZE
+    m = mmap.mmap(-1, 2 * page)
+    libc = ctypes.CDLL(None, use_errno=True)
+    start = ctypes.addressof(ctypes.c_char.from_buffer(m))
+    assert libc.mprotect(ctypes.c_void_p(start + page), ctypes.c_size_t(page), 0) == 0
+    try:
+        buf = np.frombuffer(m, dtype, count=page // dtype.itemsize)
+        buf[:] = make_data(buf.size, dtype, seed=18)
+        for n in range(1, buf.size // 2 + 1):
+            x = buf[buf.size - (2 * n - 1):][::2]           # its last element is the page's last
+            assert_same_bits(relukit.relu(x), ref_relu(x.copy()), n)
+            assert_same_bits(relukit.relu_backward(x, x), ref_relu_backward(x.copy(), x.copy()), n)
+    finally:   # the mapping goes with its last view
+        libc.mprotect(ctypes.c_void_p(start + page), ctypes.c_size_t(page), 3)  # read | write
 
 
 @pytest.mark.parametrize("order", ["C", "F"])

@@ -283,13 +283,43 @@ static inline uint8_t rk_pack8(const uint8_t *t) {
     return (uint8_t)((w * 0x8040201008040201ull) >> 56);
 }
 
-/* Gather / scatter of float32 and float64 elements at any byte step into contiguous buffers. */
+/* Gather / scatter of float32 and float64 elements at any byte step into contiguous buffers.
+ * Every other element (x[::2]) and the reverse (x[::-1]) of an aligned array are read as whole
+ * vectors and shuffled: gcc vectorises those forms, not a runtime step. Other steps move four
+ * elements at a time, the four loads before the four stores: element by element, the same
+ * loop ran at 0.33 or 0.60 ns an element from one build to the next (x[::3], 1e5 float32). */
 #define RK_GATHER(name, type)                                                                    \
     static inline void rk_load_##name(const char *src, ptrdiff_t step, type *dst, ptrdiff_t n) { \
-        for (ptrdiff_t i = 0; i < n; i++) memcpy(dst + i, src + i * step, sizeof(type));         \
+        const type *s = (const type *)src;                                                       \
+        ptrdiff_t i = 0;                                                                         \
+        if ((uintptr_t)src % sizeof(type) == 0 && step == 2 * (ptrdiff_t)sizeof(type)) {       \
+            for (; i < n; i++) dst[i] = s[2 * i];                                                \
+            return;                                                                              \
+        }                                                                                        \
+        if ((uintptr_t)src % sizeof(type) == 0 && step == -(ptrdiff_t)sizeof(type)) {          \
+            for (; i < n; i++) dst[i] = s[-i];                                                   \
+            return;                                                                              \
+        }                                                                                        \
+        for (; i + 4 <= n; i += 4) {                                                             \
+            type a, b, c, d;                                                                     \
+            memcpy(&a, src + i * step, sizeof(type));                                            \
+            memcpy(&b, src + (i + 1) * step, sizeof(type));                                      \
+            memcpy(&c, src + (i + 2) * step, sizeof(type));                                      \
+            memcpy(&d, src + (i + 3) * step, sizeof(type));                                      \
+            dst[i] = a; dst[i + 1] = b; dst[i + 2] = c; dst[i + 3] = d;                          \
+        }                                                                                        \
+        for (; i < n; i++) memcpy(dst + i, src + i * step, sizeof(type));                        \
     }                                                                                            \
     static inline void rk_store_##name(const type *src, char *dst, ptrdiff_t step, ptrdiff_t n) {\
-        for (ptrdiff_t i = 0; i < n; i++) memcpy(dst + i * step, src + i, sizeof(type));         \
+        ptrdiff_t i = 0;                                                                         \
+        for (; i + 4 <= n; i += 4) {                                                             \
+            type a = src[i], b = src[i + 1], c = src[i + 2], d = src[i + 3];                     \
+            memcpy(dst + i * step, &a, sizeof(type));                                            \
+            memcpy(dst + (i + 1) * step, &b, sizeof(type));                                      \
+            memcpy(dst + (i + 2) * step, &c, sizeof(type));                                      \
+            memcpy(dst + (i + 3) * step, &d, sizeof(type));                                      \
+        }                                                                                        \
+        for (; i < n; i++) memcpy(dst + i * step, src + i, sizeof(type));                        \
     }
 RK_GATHER(float, float)
 RK_GATHER(double, double)
