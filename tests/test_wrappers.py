@@ -3,6 +3,7 @@ _api._wraps). They bind their arguments as their signature says, check the param
 they could be bad, pass NumPy's keywords on to the ufunc untouched, and hold no references they
 should not."""
 
+import contextlib
 import copy
 import inspect
 import sys
@@ -188,3 +189,50 @@ def test_a_wrapper_is_a_well_behaved_object():
         _forward.wrapper("f", relukit.elu_ufunc, ("x", 1), (), 1, None, False)
     with pytest.raises(ValueError):
         _forward.wrapper("f", relukit.elu_ufunc, ("x",) * 9, (), 1, None, False)
+
+
+# (call with the parameter p, the rule each element of p must keep); NaN keeps none of them
+_ARRAY_CHECKS = [
+    (lambda x, p: relukit.hardtanh(x, min_val=p, max_val=1.0), lambda p: p <= 1.0),
+    (lambda x, p: relukit.hardtanh(x, min_val=-1.0, max_val=p), lambda p: -1.0 <= p),
+    (lambda x, p: relukit.hardtanh(x, min_val=p, max_val=p[::-1]), lambda p: p <= p[::-1]),
+    (lambda x, p: relukit.softshrink(x, lambd=p), lambda p: p >= 0),
+    (lambda x, p: relukit.squareplus(x, b=p), lambda p: (p > 0) & (p < np.inf)),
+    (lambda x, p: relukit.hardshrink(x, lambd=p), lambda p: p == p),
+    (lambda x, p: relukit.threshold(x, p, -3.0), lambda p: p == p),
+    (lambda x, p: relukit.threshold_backward_from_output(x, x, p, -3.0),
+     lambda p: (p == p) & (-3.0 <= p)),
+    (lambda x, p: relukit.rrelu(x, lower=p, upper=2.5), lambda p: (p >= 0) & (p <= 2.5)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, list])
+def test_array_parameters_are_refused_exactly_when_an_element_breaks_the_rule(dtype):
+    """An array parameter against a number is checked through its largest or smallest element
+    (one reduction, no temporary), "not NaN" through its largest: the call is refused exactly when
+    some element breaks the rule, NaN and inf included, either way round, for two arrays, 0-d and
+    empty ones, and lists."""
+    rng = np.random.default_rng(5)
+    pool = np.array([-2.0, -1.0, -0.0, 0.0, 0.5, 1.0, 2.0, 3.0])
+    if dtype in (np.float32, np.float64, list):
+        pool = np.concatenate([pool, [np.nan, np.inf, -np.inf]])
+    for size in (0, 1, 2, 5, 40):
+        for _ in range(25):
+            p = rng.choice(pool, size)
+            p = p.tolist() if dtype is list else p.astype(dtype if dtype is not np.int64 else
+                                                          np.float64).astype(dtype)
+            x = np.linspace(-4, 4, size)
+            for call, rule in _ARRAY_CHECKS:
+                keeps = bool(np.all(rule(np.asarray(p, dtype=float))))
+                try:
+                    call(x, p)
+                    refused = False
+                except ValueError:
+                    refused = True
+                assert refused == (not keeps), (p, rule)
+    for value, refused in ((0.5, False), (2.0, True), (np.nan, True)):     # 0-d arrays
+        if np.isnan(value) and dtype is np.int64:
+            continue
+        p = np.array(value, dtype if dtype is not list else float)
+        with pytest.raises(ValueError) if refused else contextlib.nullcontext():
+            relukit.hardtanh(np.ones(3), min_val=p, max_val=np.array(1.0))
