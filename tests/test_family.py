@@ -552,6 +552,34 @@ def test_results_independent_of_offset(op, kind, dtype):
                             f"{op.name} {kind} per-element params", n=m - 16)
 
 
+@pytest.mark.parametrize("op,kind", _cases())
+def test_float16_contiguous_and_buffered_paths_agree(op, kind):
+    """Contiguous float16 calls of the memory-bound ops convert in registers, 32 elements a block
+    and a shorter last block through copies (_kernels.pyx.tp); strided calls, and every call of
+    the other ops, go through float32 buffers (run_blocked). Both give the bits of float32's result
+    rounded once: every length 0..99, in place, with one parameter value and per element."""
+    data, per_element = mixed_data(op, kind, F16, n=40)
+    scalar = cast_params(op.sets(kind, F16)[0], F16)
+    inputs = [a[:99] for a in data] + [q[:99] for q in per_element]
+    k = len(data)
+
+    def strided(a):
+        wide = np.zeros(2 * len(a), F16)
+        wide[::2] = a
+        return wide[::2]
+
+    for n in range(100):
+        for params in (scalar, inputs[k:]) if op.params else (scalar,):
+            ops = [a[:n] for a in inputs[:k]] + [np.asarray(p)[:n] if np.ndim(p) else p for p in params]
+            want = op.call(kind, [strided(a) for a in ops[:k]],
+                           [strided(p) if np.ndim(p) else p for p in ops[k:]])
+            context = f"{op.name} {kind} n={n} {'per-element' if params is not scalar else ''}"
+            assert_same_bits(op.call(kind, ops[:k], ops[k:]), want, context)
+            x = ops[k - 1].copy()                      # in place, into the last data operand
+            op.call(kind, ops[:k - 1] + [x], ops[k:], out=x)
+            assert_same_bits(x, want, context + " in place")
+
+
 # ---- 6. broadcast parameters ---------------------------------------------------------------------
 @pytest.mark.parametrize("op,kind", [c for c in _cases() if c.values[0].params])
 @DTYPES

@@ -264,9 +264,10 @@ def test_strided(dtype, step):
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mprotect through libc: Linux")
 def test_strided_reads_stop_at_the_last_element(dtype):
-    """Every other element is gathered as whole vectors and shuffled: that must not read past the
-    view's last element. The views here end at the last element of a page followed by a page
-    that faults on any access, at every length a block's vector loop and its tail can take."""
+    """Every other element is gathered as whole vectors and shuffled, and float16 is converted a
+    block at a time: neither may read past the last element. The views here end at the last
+    element of a page followed by a page that faults on any access, at every length a block's
+    vector loop and its tail can take."""
     page = mmap.PAGESIZE
     m = mmap.mmap(-1, 2 * page)
     libc = ctypes.CDLL(None, use_errno=True)
@@ -277,6 +278,10 @@ def test_strided_reads_stop_at_the_last_element(dtype):
         buf[:] = make_data(buf.size, dtype, seed=18)
         for n in range(1, buf.size // 2 + 1):
             x = buf[buf.size - (2 * n - 1):][::2]           # its last element is the page's last
+            assert_same_bits(relukit.relu(x), ref_relu(x.copy()), n)
+            assert_same_bits(relukit.relu_backward(x, x), ref_relu_backward(x.copy(), x.copy()), n)
+        for n in range(1, 100):
+            x = buf[buf.size - n:]
             assert_same_bits(relukit.relu(x), ref_relu(x.copy()), n)
             assert_same_bits(relukit.relu_backward(x, x), ref_relu_backward(x.copy(), x.copy()), n)
     finally:   # the mapping goes with its last view

@@ -5,12 +5,13 @@
 # size threshold, to a kernel:
 #   contiguous      every operand contiguous              -> spec.contiguous (generated, vectorised)
 #   scalar params   data contiguous, parameters step 0    -> spec.scalar_params (generated)
-#   blocked         anything else, and every float16 call -> gather blocks into stack buffers,
-#                                                            run one of the two, scatter back
-# so an op is written once, as a scalar function, and only its two contiguous kernels are generated.
+#   blocked         anything else, and float16 but for     -> gather blocks into stack buffers,
+#                   the memory-bound ops' contiguous calls    run one of the two, scatter back
+# so an op is written once, as a scalar function, and only its contiguous kernels are generated.
 
 from cython.parallel cimport prange
-from libc.string cimport memcpy
+from libc.stdint cimport uint16_t
+from libc.string cimport memcpy, memset
 cimport numpy as cnp
 from numpy cimport npy_intp
 
@@ -40,6 +41,9 @@ cdef enum:
     MAX_ARGS = 8         # inputs + the output
     BLOCK = 512          # elements per gather block: the buffers of one block stay in L1 (float16
                          # relu out= 1e5: 256 took 1.57x float32's time, 512 1.3-1.4x)
+    HALF_BLOCK = 32      # elements per block of the float16 kernels that convert in registers:
+                         # above gcc's limit for unrolling a loop whole before vectorising it
+                         # (16), whose straight-line code was left scalar where an op branches
     CHUNK_ALIGN = 64     # chunk starts are multiples of this many elements (full cache lines)
     FRESH_CHECK = 1 << 22  # output bytes from which a fresh (never touched) output is looked for
     POPULATE_SEGMENT = 1 << 20  # bytes of a fresh output faulted in at a time (256 KiB-4 MiB: same)
@@ -63,7 +67,9 @@ cdef enum Storage:
 ctypedef void (*kernel_fn)(char** args, npy_intp n) noexcept nogil
 
 cdef struct LoopSpec:
-    kernel_fn contiguous       # every operand contiguous
+    kernel_fn blocked          # the kernels over run_blocked's buffers, of the compute type
+    kernel_fn blocked_scalar_params    # (float16: float32's)
+    kernel_fn contiguous       # every operand contiguous (float16: NULL but for memory-bound ops)
     kernel_fn scalar_params    # data contiguous, every parameter a single value (NULL: no params)
     int nin                    # inputs; the output is args[nin]
     int ndata                  # leading inputs that are data; the rest are parameters
@@ -180,12 +186,12 @@ cdef void run_blocked(const LoopSpec* spec, char** args, const npy_intp* steps,
     cdef npy_intp start = 0, m, i, size = itemsize(spec.storage)
     cdef int k, nin = spec.nin
     # every parameter one value: the scalar-parameter kernel (and its special loop, _ops.py)
-    cdef kernel_fn kernel = spec.scalar_params
+    cdef kernel_fn kernel = spec.blocked_scalar_params
     for k in range(spec.ndata, nin):
         if steps[k] != 0:
             kernel = NULL
     if kernel == NULL:
-        kernel = spec.contiguous
+        kernel = spec.blocked
     for k in range(nin + 1):
         bufs[k] = <char*>buffers[k]
         direct[k] = spec.storage != STORE_HALF and steps[k] == size
@@ -256,7 +262,7 @@ cdef inline void run_piece(const LoopSpec* spec, Path path, bint paged, char** a
         run_blocked(spec, piece, steps, n)
 
 cdef Path choose_path(const LoopSpec* spec, const npy_intp* steps) noexcept nogil:
-    if spec.storage == STORE_HALF:
+    if spec.contiguous == NULL:
         return BLOCKED
     cdef npy_intp size = itemsize(spec.storage)
     cdef int k
