@@ -61,6 +61,20 @@ def test_summary_names_each_case_behind_and_its_fastest_peer():
     assert summary(rows[3:]) == "no peer timed"
 
 
+def test_every_op_dtype_and_installed_peer_runs(tmp_path):
+    """--ops all in every dtype with every peer installed here (a float16 PyTorch prelu once
+    raised KeyError): each row times relukit and the copy, and a peer only where it has the op."""
+    out = tmp_path / "rows.json"
+    done = bench("--ops", "all", "--sizes", "100", "--dtypes", "float16,float32,float64",
+                 "--json", str(out), tmp_path=tmp_path)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(out.read_text())["rows"]
+    assert {r["dtype"] for r in rows} == {"float16", "float32", "float64"}
+    assert all({"relukit", "copy"} <= set(r["seconds"]) for r in rows)
+    if importlib.util.find_spec("torch") is not None:
+        assert any("torch" in r["seconds"] for r in rows if r["dtype"] == "float16")
+
+
 def test_plot_without_matplotlib_is_refused_before_timing(tmp_path):
     if importlib.util.find_spec("matplotlib") is not None:
         pytest.skip("matplotlib is installed")

@@ -182,7 +182,8 @@ def torch_peers(torch):
     """op: (PyTorch forward, PyTorch backward) on tensors; None where PyTorch has no such op."""
     F, aten = torch.nn.functional, torch.ops.aten
     # prelu's slope and rrelu's stored slopes as tensors, made once (not inside the timed call)
-    prelu_weight = {t: torch.full((1,), 0.25, dtype=t) for t in (torch.float32, torch.float64)}
+    prelu_weight = {t: torch.full((1,), 0.25, dtype=t)
+                    for t in (torch.float16, torch.float32, torch.float64)}
     rrelu_noise = functools.lru_cache(maxsize=None)(
         lambda n, dtype: torch.from_numpy(_rrelu_noise(n, np.dtype(str(dtype)[len("torch."):]))))
     return {
