@@ -152,6 +152,50 @@ def test_prelu_rejects_a_bad_axis_with_a_single_slope(axis):
         relukit.prelu(x, np.array([0.25]), axis=axis)
 
 
+def _outcome(call):
+    try:
+        return call()
+    except (TypeError, ValueError) as error:
+        return type(error), str(error)
+
+
+@pytest.mark.parametrize("fn", ["prelu", "prelu_backward"])
+def test_prelu_c_path_agrees_with_the_def(fn):
+    """prelu and prelu_backward form the slopes in C for the common call (exact float ndarrays
+    of one dtype, a weight of that dtype with at most one dimension, an int axis) and leave any
+    other call to their def (``.python``): the same bits or the same error either way, over
+    every rank, axis in and out of range, weight size, dtype and kind of argument."""
+    f = getattr(relukit, fn)
+    rng = np.random.default_rng(12)
+    checked = 0
+    for shape in ((), (5,), (1, 1), (2, 3), (2, 3, 4), (2, 1, 3, 2)):
+        for dt in (np.float16, np.float32, np.float64):
+            x = np.asarray(rng.normal(size=shape), dt)
+            data = (x,) if fn == "prelu" else (np.asarray(rng.normal(size=shape), dt), x)
+            ndim = x.ndim
+            sizes = {1, 2, 7} | set(shape)
+            weights = [np.asarray(rng.uniform(0.1, 0.5, size=k), dt) for k in sorted(sizes)]
+            weights += [np.asarray(0.25, dt), np.full((1, 1), 0.25, dt),
+                        np.full(3, 0.25, np.float64 if dt != np.float64 else np.float32),
+                        [0.25], 0.25]
+            for w in weights:
+                for axis in (*range(-ndim - 1, ndim + 1), True, np.int64(1)):
+                    for kwargs in ({}, {"out": np.full(shape, 9, dt)}):
+                        got = _outcome(lambda: f(*data, w, axis=axis, **kwargs))
+                        want = _outcome(lambda: f.python(*data, w, axis=axis, **kwargs))
+                        if isinstance(want, tuple):
+                            assert got == want, (shape, dt, w, axis)
+                        else:
+                            assert_same_bits(got, want, f"{shape} {dt} {np.shape(w)} {axis}")
+                            checked += 1
+    assert checked > 500
+    # the data as lists, or of two dtypes: the def's promotion
+    x = rng.normal(size=(2, 3))
+    data = (x.tolist(),) if fn == "prelu" else (x.astype(np.float32), x)
+    w = np.full(3, 0.25)
+    assert_same_bits(f(*data, w), f.python(*data, w))
+
+
 def test_prelu_writes_nothing_when_refused():
     x = np.array([[-1.0, 2.0], [-3.0, 4.0]])
     out = np.full_like(x, 9.0)

@@ -15,7 +15,11 @@ import relukit
 from relukit import _forward
 
 WRAPPERS = sorted(name for name in relukit.__all__
-                  if isinstance(getattr(relukit, name), _forward.Wrapper))
+                  if isinstance(getattr(relukit, name), _forward.Wrapper)
+                  and not hasattr(getattr(relukit, name), "python"))
+# prelu's wrappers, whose weight and axis become the slopes (test_prelu_rrelu.py compares them
+# with their defs)
+CHANNEL_WRAPPERS = ("prelu", "prelu_backward")
 # the ops without a default for some parameter, and a valid value for it
 REQUIRED = {"threshold": 0.5, "value": -1.0}
 
@@ -26,6 +30,9 @@ def test_the_parametrised_ops_are_wrappers():
                  "silu_backward", "gelu", "gelu_backward"):
         assert name in WRAPPERS
     assert len(WRAPPERS) == 30
+    for name in CHANNEL_WRAPPERS:
+        f = getattr(relukit, name)
+        assert isinstance(f, _forward.Wrapper) and f.python.__name__ == name
 
 
 def reference(f, args, kwargs):
@@ -150,6 +157,7 @@ def test_too_many_keywords():
 def test_no_reference_is_leaked_or_lost():
     x, g, out = np.linspace(-2, 2, 5), np.ones(5), np.empty(5)
     alpha, bad = 2.5, 0.0
+    x2, out2, x3, w = np.ones((2, 3)), np.empty((2, 3)), np.ones((2, 3, 4)), np.full(3, 0.5)
     cases = [
         lambda: relukit.celu(x, alpha),
         lambda: relukit.celu(x, alpha=alpha, out=out),
@@ -159,10 +167,15 @@ def test_no_reference_is_leaked_or_lost():
         lambda: outcome(lambda: relukit.celu(x, alpha, alpha=alpha)),
         lambda: outcome(lambda: relukit.celu(x, alpha, bogus=alpha)),
         lambda: outcome(lambda: relukit.gelu(x, approximate=alpha)),
+        lambda: relukit.prelu(x2, w, out=out2),                   # the slopes made in C
+        lambda: relukit.prelu(x3, w, axis=1),                     # and reshaped
+        lambda: relukit.prelu_backward(x2, x2, w, axis=-1),
+        lambda: relukit.prelu(x2, [0.5, 0.5, 0.5]),                # the def
+        lambda: outcome(lambda: relukit.prelu(x2, w, axis=5)),
     ]
     for call in cases:
         # the keyword names' tuples are constants of the calls' code
-        tracked = (x, g, out, alpha, bad, *keyword_names(call.__code__))
+        tracked = (x, g, out, alpha, bad, x2, out2, x3, w, *keyword_names(call.__code__))
         call()
         before = [sys.getrefcount(a) for a in tracked]
         for _ in range(200):
@@ -189,6 +202,8 @@ def test_a_wrapper_is_a_well_behaved_object():
         _forward.wrapper("f", relukit.elu_ufunc, ("x", 1), (), 1, None, False)
     with pytest.raises(ValueError):
         _forward.wrapper("f", relukit.elu_ufunc, ("x",) * 9, (), 1, None, False)
+    with pytest.raises(ValueError):       # python= takes exactly weight and axis after the data
+        _forward.wrapper("f", relukit.elu_ufunc, ("x", "w"), (), 1, None, False, print)
 
 
 # (call with the parameter p, the rule each element of p must keep); NaN keeps none of them

@@ -8,10 +8,17 @@
  *
  * The check, check(name, *parameters), runs unless every parameter is its default or the object
  * that passed the last check (exact floats, ints and strs only: an array could have been changed
- * in place since). */
+ * in place since).
+ *
+ * prelu and prelu_backward are wrappers too, with the Python def as a fallback (`python`): their
+ * last two parameters, weight and axis, become leaky_relu's slopes broadcast along the axis. The
+ * common call (exact float ndarrays of one dtype, a weight of that dtype, an int axis) forms them
+ * here; any other call, and every error, is the def's. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stddef.h>
+#define NPY_NO_DEPRECATED_API NPY_1_9_API_VERSION
+#include <numpy/arrayobject.h>
 
 #define MAX_BOUND 8     /* data operands and parameters of one op */
 #define MAX_PASSED 16   /* NumPy's keywords passed on: a ufunc call knows 10 */
@@ -26,6 +33,7 @@ typedef struct {
     PyObject *defaults;   /* tuple: the defaults of the last len(defaults) names */
     PyObject *check;      /* callable(name, *parameters), or None */
     PyObject *checked;    /* the parameters that passed the check last, or NULL */
+    PyObject *python;     /* prelu's def, for the calls channel_slopes leaves to it; or NULL */
     Py_ssize_t ndata;
     int chooses;          /* the one parameter chooses the ufunc and is not passed on */
 } Wrapper;
@@ -90,6 +98,56 @@ static int check_parameters(Wrapper *self, PyObject **bound, Py_ssize_t n)
     return 0;
 }
 
+/* prelu's weight as slopes that broadcast along `axis` of the data (new reference), as the def
+ * forms them, for the common call only; NULL, with no exception set, leaves the call to the def. */
+static PyObject *channel_slopes(PyObject **data, Py_ssize_t ndata, PyObject *weight,
+                                PyObject *axis_obj)
+{
+    PyArrayObject *x = (PyArrayObject *)data[ndata - 1], *w = (PyArrayObject *)weight;
+    npy_intp dims[NPY_MAXDIMS], size;
+    PyArray_Dims shape;
+    PyObject *slopes;
+    Py_ssize_t axis, j;
+    int ndim, type;
+    for (j = 0; j < ndata; j++)
+        if (!PyArray_CheckExact(data[j]))
+            return NULL;
+    type = PyArray_TYPE(x);
+    if (type != NPY_HALF && type != NPY_FLOAT && type != NPY_DOUBLE)
+        return NULL;
+    for (j = 0; j < ndata; j++)
+        if (PyArray_TYPE((PyArrayObject *)data[j]) != type)
+            return NULL;
+    if (!PyArray_CheckExact(weight) || PyArray_TYPE(w) != type || PyArray_NDIM(w) > 1 ||
+        !PyLong_CheckExact(axis_obj))
+        return NULL;
+    axis = PyLong_AsSsize_t(axis_obj);
+    if (axis == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return NULL;
+    }
+    ndim = PyArray_NDIM(x);
+    size = PyArray_SIZE(w);
+    if (ndim == 0 || ((ndim >= 2 || size != 1) && (axis < -ndim || axis >= ndim)))
+        return NULL;
+    if (size == 1)
+        return Py_NewRef(weight);
+    axis = axis < 0 ? axis + ndim : axis;
+    if (size != PyArray_DIM(x, (int)axis))
+        return NULL;
+    if (axis == ndim - 1)
+        return Py_NewRef(weight);
+    dims[0] = size;
+    for (j = 1; j < ndim - axis; j++)
+        dims[j] = 1;
+    shape.ptr = dims;
+    shape.len = (int)(ndim - axis);
+    slopes = PyArray_Newshape(w, &shape, NPY_CORDER);
+    if (slopes == NULL)
+        PyErr_Clear();
+    return slopes;
+}
+
 /* The ufunc the choice names (borrowed), or NULL. */
 static PyObject *chosen_ufunc(Wrapper *self, PyObject *choice)
 {
@@ -109,7 +167,7 @@ static PyObject *wrapper_call(PyObject *callable, PyObject *const *args, size_t 
     Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0, nrequired, npassed = 0, j, k;
     Py_ssize_t passed_at[MAX_PASSED];
     PyObject *stack[1 + MAX_BOUND + MAX_PASSED], **bound = stack + 1, *ufunc, *passed_names;
-    PyObject *result;
+    PyObject *result, *slopes = NULL;
 
     nrequired = n - PyTuple_GET_SIZE(self->defaults);
     if (nargs > n) {
@@ -146,7 +204,13 @@ static PyObject *wrapper_call(PyObject *callable, PyObject *const *args, size_t 
     }
 
     ufunc = self->target;
-    if (self->chooses) {
+    if (self->python != NULL) {
+        slopes = channel_slopes(bound, self->ndata, bound[n - 2], bound[n - 1]);
+        if (slopes == NULL)
+            return PyObject_Vectorcall(self->python, args, nargsf, kwnames);
+        bound[n - 2] = slopes;
+        n -= 1;
+    } else if (self->chooses) {
         /* the choice is checked by the look-up; the check only raises the error */
         ufunc = chosen_ufunc(self, bound[n - 1]);
         if (ufunc == NULL) {
@@ -169,8 +233,10 @@ static PyObject *wrapper_call(PyObject *callable, PyObject *const *args, size_t 
         passed_names = NULL;
     } else {
         passed_names = PyTuple_New(npassed);
-        if (passed_names == NULL)
+        if (passed_names == NULL) {
+            Py_XDECREF(slopes);
             return NULL;
+        }
         for (k = 0; k < npassed; k++)
             PyTuple_SET_ITEM(passed_names, k,
                              Py_NewRef(PyTuple_GET_ITEM(kwnames, passed_at[k])));
@@ -180,6 +246,7 @@ static PyObject *wrapper_call(PyObject *callable, PyObject *const *args, size_t 
     result = PyObject_Vectorcall(ufunc, bound, (size_t)n | PY_VECTORCALL_ARGUMENTS_OFFSET,
                                  passed_names);
     Py_XDECREF(passed_names);
+    Py_XDECREF(slopes);
     return result;
 }
 
@@ -192,6 +259,7 @@ static int wrapper_traverse(Wrapper *self, visitproc visit, void *arg)
     Py_VISIT(self->defaults);
     Py_VISIT(self->check);
     Py_VISIT(self->checked);
+    Py_VISIT(self->python);
     return 0;
 }
 
@@ -204,6 +272,7 @@ static int wrapper_clear(Wrapper *self)
     Py_CLEAR(self->defaults);
     Py_CLEAR(self->check);
     Py_CLEAR(self->checked);
+    Py_CLEAR(self->python);
     return 0;
 }
 
@@ -251,13 +320,13 @@ static PyTypeObject WrapperType = {
 
 static PyObject *make_wrapper(PyObject *module, PyObject *args)
 {
-    PyObject *name, *target, *names, *defaults, *check;
+    PyObject *name, *target, *names, *defaults, *check, *python = Py_None;
     Py_ssize_t ndata, j;
     int chooses;
     Wrapper *self;
     (void)module;
-    if (!PyArg_ParseTuple(args, "UOO!O!nOp:wrapper", &name, &target, &PyTuple_Type, &names,
-                          &PyTuple_Type, &defaults, &ndata, &check, &chooses))
+    if (!PyArg_ParseTuple(args, "UOO!O!nOp|O:wrapper", &name, &target, &PyTuple_Type, &names,
+                          &PyTuple_Type, &defaults, &ndata, &check, &chooses, &python))
         return NULL;
     for (j = 0; j < PyTuple_GET_SIZE(names); j++)
         if (!PyUnicode_Check(PyTuple_GET_ITEM(names, j)))
@@ -266,7 +335,9 @@ static PyObject *make_wrapper(PyObject *module, PyObject *args)
         PyTuple_GET_SIZE(defaults) > PyTuple_GET_SIZE(names) - ndata ||
         (chooses && (!PyDict_Check(target) || ndata != PyTuple_GET_SIZE(names) - 1 ||
                      !PyCallable_Check(check))) ||
-        (check != Py_None && !PyCallable_Check(check)))
+        (check != Py_None && !PyCallable_Check(check)) ||
+        (python != Py_None && (!PyCallable_Check(python) || chooses || check != Py_None ||
+                               ndata < 1 || ndata != PyTuple_GET_SIZE(names) - 2)))
         return PyErr_Format(PyExc_ValueError, "wrapper %U: inconsistent arguments", name);
     self = PyObject_GC_New(Wrapper, &WrapperType);
     if (self == NULL)
@@ -279,6 +350,7 @@ static PyObject *make_wrapper(PyObject *module, PyObject *args)
     self->defaults = Py_NewRef(defaults);
     self->check = Py_NewRef(check);
     self->checked = NULL;
+    self->python = python == Py_None ? NULL : Py_NewRef(python);
     self->ndata = ndata;
     self->chooses = chooses;
     PyObject_GC_Track(self);
@@ -287,11 +359,13 @@ static PyObject *make_wrapper(PyObject *module, PyObject *args)
 
 static PyMethodDef module_methods[] = {
     {"wrapper", make_wrapper, METH_VARARGS,
-     "wrapper(name, target, names, defaults, ndata, check, chooses): the C callable of one op.\n\n"
+     "wrapper(name, target, names, defaults, ndata, check, chooses, python=None): the C callable "
+     "of one op.\n\n"
      "names: its data operands' and parameters' names; defaults: those of the last parameters; "
      "check(name, *parameters) raises for bad ones (or None); target: the ufunc, or with chooses "
      "a dict from the value of the op's one parameter to the ufunc (that parameter is not passed "
-     "on)."},
+     "on). With python (prelu's def), the two parameters are weight and axis, made into the "
+     "slopes here or else by calling python with the call's arguments."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -306,6 +380,7 @@ static struct PyModuleDef forward_module = {
 PyMODINIT_FUNC PyInit__forward(void)
 {
     PyObject *module;
+    import_array();
     if (PyType_Ready(&WrapperType) < 0)
         return NULL;
     module = PyModule_Create(&forward_module);
