@@ -90,6 +90,8 @@ cdef inline real threshold_backward(real g, real x, real threshold, real value) 
     return keep_nan(x, g if x > threshold else 0)
 
 # ---- hardshrink: |x| > lambd ? x : 0; derivative 1[|x| > lambd] ------------------------------------
+# (not |x| <= lambd: gcc then reloads x under the compare's mask, and float32 hardshrink at 1e5
+# took 1.6x longer on the AMD EPYC, 1 thread; softshrink's backward 1.18x)
 cdef inline real hardshrink_forward(real x, real lambd) noexcept nogil:
     return 0 if (x >= -lambd) & (x <= lambd) else x
 
@@ -98,7 +100,12 @@ cdef inline real hardshrink_backward(real g, real x, real lambd) noexcept nogil:
 
 # ---- softshrink: x - lambd, x + lambd or 0; derivative 1[|x| > lambd] ------------------------------
 cdef inline real softshrink_forward(real x, real lambd) noexcept nogil:
-    return x - lambd if x > lambd else (x + lambd if x < -lambd else keep_nan(x, 0))
+    # x - lambd, x + lambd or 0 as selects in sequence, the first test last (it wins where a
+    # negative lambd, which only the raw ufunc takes, makes both hold): from the nested form gcc
+    # made 20 instructions a vector at AVX2, its tests recombined
+    cdef real y = keep_nan(x, 0)
+    y = x + lambd if x < -lambd else y
+    return x - lambd if x > lambd else y
 
 cdef inline real softshrink_backward(real g, real x, real lambd) noexcept nogil:
     return keep_nan(x, g if (x > lambd) | (x < -lambd) else 0)
