@@ -265,10 +265,12 @@ cdef inline real sparse_plus_forward(real x) noexcept nogil:
         eu = fast_two_sum_error(1.0, x, u)               # |x| < 1 where it is used
         p = u * u
         q = (p + (bounded_product_error(u, u, p) + 2 * u * eu)) / 4 if fabs(u) < 4 else p / 4   # u >= 2^-53 there
-    return 0 if x <= -1 else (x if x >= 1 else <real>q)
+    cdef real y = x if x >= 1 else <real>q       # (in sequence: see hardsigmoid_forward)
+    return 0 if x <= -1 else y
 
 cdef inline real sparse_plus_backward(real g, real x) noexcept nogil:
-    return keep_nan(x, 0 if x <= -1 else (g if x >= 1 else <real>(g * ((<double>x + 1) / 2))))
+    cdef real d = g if x >= 1 else <real>(g * ((<double>x + 1) / 2))
+    return keep_nan(x, 0 if x <= -1 else d)
 
 cdef inline real sparse_plus_backward_from_output(real g, real y) noexcept nogil:
     # on (-1, 1) y = (x + 1)**2 / 4, so the derivative (x + 1) / 2 is sqrt(y)
