@@ -286,7 +286,8 @@ cdef inline real sparse_plus_backward_from_output(real g, real y) noexcept nogil
         # two roundings, under 1.5 ULP (the baseline's FMA is not exact for the tiny products
         # this would need)
         d = g * sqrt(y)
-    return keep_nan(y, 0 if y <= 0 else (g if y >= 1 else d))
+    d = g if y >= 1 else d                       # (in sequence: see hardsigmoid_forward)
+    return keep_nan(y, 0 if y <= 0 else d)
 
 # ---- squareplus: (x + sqrt(x**2 + b)) / 2; derivative (1 + x / sqrt(x**2 + b)) / 2 ------------------
 cdef inline double squareplus_root(double x, double b) noexcept nogil:
