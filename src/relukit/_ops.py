@@ -42,21 +42,26 @@ class Ufunc(NamedTuple):
     # over each block of elements in which none is rare, `<scalar>` over the others: the bits are
     # the same either way, and the rare elements' careful arithmetic costs nothing elsewhere
     lean: tuple = ()
+    # whether `<scalar>_half` exists: the scalar on float16's bits (uint16_t), for the float16
+    # kernel, which then converts nothing (an op without parameters that only selects)
+    half_bits: bool = False
 
 
 def activation(name, params=(), from_output=True, work="memory", backward_from_output=None,
-               special=(), lean=()):
+               special=(), lean=(), half_bits=False):
     """The forward, backward and (when the maths allows) backward-from-output ufuncs of one op.
 
     ``special=(condition, tag, directions)``: each of the directions ("forward", "backward") runs
     ``<name>_<direction><tag>`` where the condition on broadcast parameters holds (Ufunc.special).
     ``lean``: the scalars, as ``<direction>`` or ``<direction><tag>``, with lean forms (Ufunc.lean);
     the directions are forward, backward and backward_from_output.
+    ``half_bits``: every scalar of the op has a form on float16's bits (Ufunc.half_bits).
 
     Ops with parameters get ``_ufunc`` appended to the ufunc names: the public names are the
     Python wrappers that supply the parameters' defaults (see ``_api.py``).
     """
     suffix = "_ufunc" if params else ""
+    assert not (half_bits and (params or work != "memory")), "float16's bits: selects only"
     condition, tag, directions = special or (None, None, ())
     forward, backward = ((condition, f"{name}_{d}{tag}") if d in directions else ()
                          for d in ("forward", "backward"))
@@ -67,20 +72,21 @@ def activation(name, params=(), from_output=True, work="memory", backward_from_o
         tuple(f"{name}_{s}" for s in lean if direction(s) == d)
         for d in ("forward", "backward", "backward_from_output"))
     ufuncs = [
-        Ufunc(f"{name}{suffix}", f"{name}_forward", ("x",), params, work, forward, forward_lean),
+        Ufunc(f"{name}{suffix}", f"{name}_forward", ("x",), params, work, forward, forward_lean,
+              half_bits),
         Ufunc(f"{name}_backward{suffix}", f"{name}_backward", ("g", "x"), params, work, backward,
-              backward_lean),
+              backward_lean, half_bits),
     ]
     if from_output:
         scalar = backward_from_output or f"{name}_backward_from_output"
         ufuncs.append(Ufunc(f"{name}_backward_from_output{suffix}", scalar, ("g", "y"), params, work,
-                            (), from_output_lean))
+                            (), from_output_lean, half_bits))
     return ufuncs
 
 
 UFUNCS = [
     # 1[y > 0] is 1[x > 0]: the from-output gradient is the same function of y.
-    *activation("relu", backward_from_output="relu_backward"),
+    *activation("relu", backward_from_output="relu_backward", half_bits=True),
     # for slope > 0, y > 0 exactly when x > 0 (the wrapper refuses any other slope)
     *activation("leaky_relu", params=("negative_slope",), backward_from_output="leaky_relu_backward"),
     # relu6, hardtanh, threshold, hardshrink: the from-input rule holds for y (see _api.py's checks)
