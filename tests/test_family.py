@@ -580,6 +580,37 @@ def test_float16_contiguous_and_buffered_paths_agree(op, kind):
             assert_same_bits(x, want, context + " in place")
 
 
+@pytest.mark.parametrize("name,beta", [("gelu_erf", None), ("gelu_erf_backward", None),
+                                       ("gelu_tanh_backward", None), ("silu_backward_ufunc", 1.0),
+                                       ("silu_backward_ufunc", 1.702), ("silu_backward_ufunc", -0.25),
+                                       ("silu_backward_ufunc", "per element")])
+def test_float16_own_forms_on_every_input(name, beta):
+    """float16's own float32 forms (_ops.py, `half_lanes`), shorter than float32's: SPEC asks
+    float16 for 1 step from the float32 path rounded, over every float16 x and gradients of every
+    magnitude. Nearly every result is that rounding itself: a form a tenth of a float16 step off
+    would differ in thousands of places, not a few next to the midpoints."""
+    ufunc = relukit._ufuncs[name]
+    x = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(F16)
+    rng = np.random.default_rng(16)
+    params = []
+    if beta == "per element":
+        params = [rng.uniform(0.1, 4, x.size).astype(F16)]
+    elif beta is not None:
+        params = [np.asarray(beta, F16)]
+    grads = [np.full(x.size, g, F16) for g in (1.0, -3.0, 65504.0, 6e-8, 1e-3)]
+    grads.append((rng.standard_normal(x.size) * 4).astype(F16))
+    for g in grads if "backward" in name else grads[:1]:
+        data = [g, x] if "backward" in name else [x]
+        with np.errstate(all="ignore"):
+            got = ufunc(*data, *params)
+            want = ufunc(*[a.astype(F32) for a in data], *[p.astype(F32) for p in params]).astype(F16)
+        steps = ulp_steps(got, want)
+        worst = int(np.argmax(steps))
+        context = f"{name} beta={beta}: x={x[worst]}, g={data[0][worst]}: {got[worst]}, not {want[worst]}"
+        assert steps[worst] <= 1, context
+        assert np.count_nonzero(steps) <= 64, f"{np.count_nonzero(steps)} results a step off; {context}"
+
+
 # ---- 6. broadcast parameters ---------------------------------------------------------------------
 @pytest.mark.parametrize("op,kind", [c for c in _cases() if c.values[0].params])
 @DTYPES

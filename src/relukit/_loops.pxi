@@ -68,7 +68,7 @@ ctypedef void (*kernel_fn)(char** args, npy_intp n) noexcept nogil
 
 cdef struct LoopSpec:
     kernel_fn blocked          # the kernels over run_blocked's buffers, of the compute type
-    kernel_fn blocked_scalar_params    # (float16: float32's)
+    kernel_fn blocked_scalar_params    # (float16: float32's, or its own form: Ufunc.half)
     kernel_fn contiguous       # every operand contiguous (float16: NULL but for memory-bound ops)
     kernel_fn scalar_params    # data contiguous, every parameter a single value (NULL: no params)
     int nin                    # inputs; the output is args[nin]

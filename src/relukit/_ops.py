@@ -42,20 +42,25 @@ class Ufunc(NamedTuple):
     # over each block of elements in which none is rare, `<scalar>` over the others: the bits are
     # the same either way, and the rare elements' careful arithmetic costs nothing elsewhere
     lean: tuple = ()
-    # whether `<scalar>_half` exists: the scalar on float16's bits (uint16_t), for the float16
-    # kernel, which then converts nothing (an op without parameters that only selects)
-    half_bits: bool = False
+    # float16's own form of the scalar: "bits", `<scalar>_half` on the 16-bit patterns (an op without
+    # parameters that only selects: no conversions); "lanes", `<scalar>_half_lean` with
+    # `<scalar>_half_rare`, a shorter float32 form for the float32 buffers float16 runs on (as
+    # `lean`, with `<scalar>` for the rare elements): products of two float16 values are exact in
+    # float32, and SPEC asks float16 for 1 ULP of float32's result rounded, not float32's 4 ULP
+    half: str = ""
 
 
 def activation(name, params=(), from_output=True, work="memory", backward_from_output=None,
-               special=(), lean=(), half_bits=False):
+               special=(), lean=(), half_bits=False, half_lanes=()):
     """The forward, backward and (when the maths allows) backward-from-output ufuncs of one op.
 
     ``special=(condition, tag, directions)``: each of the directions ("forward", "backward") runs
     ``<name>_<direction><tag>`` where the condition on broadcast parameters holds (Ufunc.special).
     ``lean``: the scalars, as ``<direction>`` or ``<direction><tag>``, with lean forms (Ufunc.lean);
     the directions are forward, backward and backward_from_output.
-    ``half_bits``: every scalar of the op has a form on float16's bits (Ufunc.half_bits).
+    ``half_bits``: every scalar of the op has a form on float16's bits (Ufunc.half, "bits").
+    ``half_lanes``: the directions whose scalars have float16 forms in float32 lanes (Ufunc.half,
+    "lanes").
 
     Ops with parameters get ``_ufunc`` appended to the ufunc names: the public names are the
     Python wrappers that supply the parameters' defaults (see ``_api.py``).
@@ -71,16 +76,18 @@ def activation(name, params=(), from_output=True, work="memory", backward_from_o
     forward_lean, backward_lean, from_output_lean = (
         tuple(f"{name}_{s}" for s in lean if direction(s) == d)
         for d in ("forward", "backward", "backward_from_output"))
+    half = {d: "bits" if half_bits else ("lanes" if d in half_lanes else "")
+            for d in ("forward", "backward", "backward_from_output")}
     ufuncs = [
         Ufunc(f"{name}{suffix}", f"{name}_forward", ("x",), params, work, forward, forward_lean,
-              half_bits),
+              half["forward"]),
         Ufunc(f"{name}_backward{suffix}", f"{name}_backward", ("g", "x"), params, work, backward,
-              backward_lean, half_bits),
+              backward_lean, half["backward"]),
     ]
     if from_output:
         scalar = backward_from_output or f"{name}_backward_from_output"
         ufuncs.append(Ufunc(f"{name}_backward_from_output{suffix}", scalar, ("g", "y"), params, work,
-                            (), from_output_lean, half_bits))
+                            (), from_output_lean, half["backward_from_output"]))
     return ufuncs
 
 
@@ -113,8 +120,11 @@ UFUNCS = [
     *activation("logsigmoid", work="compute", lean=("backward", "backward_from_output")),
     *activation("silu", params=("beta",), from_output=False, work="compute",
                 special=("beta == 1", "_beta1", ("forward", "backward")),
-                lean=("forward", "forward_beta1", "backward", "backward_beta1")),
+                lean=("forward", "forward_beta1", "backward", "backward_beta1"),
+                half_lanes=("backward",)),
     *activation("mish", from_output=False, work="compute"),
-    *activation("gelu_erf", from_output=False, work="compute", lean=("forward", "backward")),
-    *activation("gelu_tanh", from_output=False, work="compute", lean=("forward", "backward")),
+    *activation("gelu_erf", from_output=False, work="compute", lean=("forward", "backward"),
+                half_lanes=("forward", "backward")),
+    *activation("gelu_tanh", from_output=False, work="compute", lean=("forward", "backward"),
+                half_lanes=("backward",)),
 ]

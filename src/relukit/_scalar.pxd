@@ -1588,6 +1588,25 @@ cdef inline real silu_backward(real g, real x, real beta) noexcept nogil:
 cdef inline real silu_backward_beta1(real g, real x, real beta) noexcept nogil:
     return silu_backward(g, x, 1)
 
+# float16 (Ufunc.half) on its float32 buffers: t = beta x is exact (two 11-bit significands), and a
+# relative error far below float16's 2^-11 is all SPEC asks, so the plain form s (1 + t (1 - s))
+# will do but next to the zero of the derivative, where the window's series d = h (0.2178117 +
+# 0.1466488 h) is within 2^-15.5 for |h| < 2^-6 (h = t - t0, exact from the float32 split of t0).
+# Outside it the sum cancels by 2^6 at most, from terms within 2^-22 of their values. e = e^-t, not
+# e^-|t|: for |t| <= 69 it is a normal float either way, and s = 1 / (1 + e), 1 - s = e s need no
+# selects.
+cdef inline bint silu_backward_half_rare(float g, float x, float beta) noexcept nogil:
+    return (not (_abs(x * beta) <= lean_limit(x))) | lean_g_rare(g)   # NaN too
+
+cdef inline float silu_backward_half_lean(float g, float x, float beta) noexcept nogil:
+    cdef float t = x * beta
+    cdef float e = _exp_neg_lean(t)
+    cdef float s = <float>1 / (<float>1 + e)
+    cdef float d = s * _fma(t, e * s, <float>1)
+    cdef float h = (t + <float>1.2784645557403564) - <float>1.2979282537628478e-08
+    d = h * _fma(h, <float>0.1466488, <float>0.2178117) if _abs(h) < <float>0.015625 else d
+    return g * d
+
 # ---- mish: x tanh(softplus(x)); derivative tanh(sp) + x sigmoid(x) sech(sp)**2 -----------------------
 # float64 in terms of E = e^x (x < 0) or u = e^-x (x >= 0), one exponential: with s = E (1 + E/2),
 # tanh(sp) = s / (1 + s) and, for x < 0, d = E N / (1 + s)^2, N = 1 + x + E (3/2 + x + E (1 + E/4));
@@ -1985,6 +2004,51 @@ cdef inline real gelu_erf_backward(real g, real x) noexcept nogil:
     else:
         return gelu_erf_backward_careful(g, x) if gelu_erf_backward_rare(g, x) else gelu_erf_backward_lean(g, x)
 
+# float16 (Ufunc.half) on its float32 buffers: a^2 is exact (an 11-bit significand), so Phi(-a) =
+# e^(-a^2/2) M(a) needs no split of a^2, and 2^-20.5 for M is plenty for float16's 2^-11. Past
+# a = 8, a clamped there gives x for x >= 8 and, for x <= -8, a product that rounds to -0.0 in
+# float16; the backward leaves those to the float32 form (an infinite g needs its 0 there).
+cdef inline float gelu_mills_half(float a, float *e) noexcept nogil:
+    """M(a) = Phi(-a) e^(a^2/2) = t Q(t), t = 4 / (4 + a), 0 <= a <= 8, within 2^-20.5
+    (tools/fit_gelu_tail.py --float32 --c 4 --degree 6 --amax 8 --mid 0.5), and e = e^(-a^2/2)."""
+    e[0] = _exp_neg_lean(<float>0.5 * (a * a))
+    cdef float t = <float>4 / (<float>4 + a)
+    cdef float s = t - <float>0.5
+    cdef float q = <float>-0.08958056569099426
+    q = _fma(q, s, <float>0.06595519930124283)
+    q = _fma(q, s, <float>0.24266038835048676)
+    q = _fma(q, s, <float>0.37274569272994995)
+    q = _fma(q, s, <float>0.38712960481643677)
+    q = _fma(q, s, <float>0.30395111441612244)
+    q = _fma(q, s, <float>0.18882130086421967)
+    return t * q
+
+cdef inline bint gelu_erf_forward_half_rare(float x) noexcept nogil:
+    return False
+
+cdef inline float gelu_erf_forward_half_lean(float x) noexcept nogil:
+    cdef float e, a = _abs(x)
+    a = <float>8 if a > <float>8 else a
+    cdef float p = e * gelu_mills_half(a, &e)                # Phi(-a) <= 1/2
+    cdef float y = x * p if x < 0 else x * (<float>1 - p)  # (x - x p would make inf - inf)
+    return keep_nan(x, <float>0 if x == -INFINITY else y)
+
+cdef inline bint gelu_erf_backward_half_rare(float g, float x) noexcept nogil:
+    return (_abs(x) > <float>8) | lean_g_rare(g)
+
+cdef inline float gelu_erf_backward_half_lean(float g, float x) noexcept nogil:
+    # Phi(-a) - a phi(a) = e (M - a / sqrt(2 pi)), which cancels only next to the zero at
+    # x = t0 = -0.7517915...: there, for |h| < 1/8, d = h e P(h) (gelu_erf_backward_f32_wide's
+    # series, to h^3: 2^-18.8); outside, M - a k cancels by 4.4x at most
+    cdef float e, a = _abs(x)
+    cdef float b = e * (gelu_mills_half(a, &e) - a * <float>0.3989422804014327)
+    cdef float d = b if x < 0 else <float>1 - b
+    cdef float h = (x + <float>0.7517915368080139) - <float>1.211444988769017e-08
+    cdef float p = _fma(h, _fma(h, _fma(h, <float>0.014322152, <float>0.036581587), <float>0.08475636),
+                        <float>0.5724061752287086)
+    d = h * (p * e) if _abs(h) < <float>0.125 else d
+    return keep_nan(x, g * d)
+
 # ---- gelu, tanh approximation: x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3) --------------------
 # 0.5 x (1 + tanh(u)) = x sigmoid(2u): the same value without the cancellation of 1 + tanh(u) < 0.
 # float64 forms 2u and x d(2u)/dx = 2 sqrt(2/pi) (x + 3 * 0.044715 x^3) as two doubles each (the
@@ -2107,3 +2171,23 @@ cdef inline real gelu_tanh_backward(real g, real x) noexcept nogil:
         d = g * (1.0 if x > 0 else 0.0) if fabs(wide) > 30 else d
         d = d if gelu_tanh_backward_rare(g, x) else gelu_tanh_backward_lean(g, x)
         return keep_nan(x, d)
+
+# float16 (Ufunc.half) on its float32 buffers: x^2 is exact, 2u and V = x d(2u)/dx are within a few
+# float32 roundings, and silu's plain form s (1 + V (1 - s)) does but next to the zero, where the
+# window's series to h^3 is within 2^-20 for |h| < 1/16; outside it the sum cancels by 8x at most.
+# Past |x| = 9 (2u = 66, the lean exponential's range) the float32 form.
+cdef inline bint gelu_tanh_backward_half_rare(float g, float x) noexcept nogil:
+    return (not (_abs(x) <= <float>9)) | lean_g_rare(g)        # NaN too
+
+cdef inline float gelu_tanh_backward_half_lean(float g, float x) noexcept nogil:
+    cdef float z = x * x
+    cdef float t = x * _fma(z, <float>0.071354814, <float>1.5957691216057308)     # 2u
+    cdef float v = x * _fma(z, <float>0.21406445, <float>1.5957691216057308)      # V
+    cdef float e = _exp_neg_lean(t)                                                # (as silu's)
+    cdef float s = <float>1 / (<float>1 + e)
+    cdef float d = s * _fma(v, e * s, <float>1)
+    cdef float h = (x + <float>0.7524614334106445) - <float>1.1339628e-08
+    cdef float p = _fma(h, _fma(h, _fma(h, <float>-0.11394448, <float>-0.015782854), <float>0.38751845),
+                        <float>0.4304000910248585)
+    d = h * p if _abs(h) < <float>0.0625 else d
+    return g * d

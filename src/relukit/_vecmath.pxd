@@ -474,7 +474,7 @@ cdef inline real _exp_neg(real a, real alo, real* scale) noexcept nogil:
     return em * rk_vm_f64_bits(rk_vm_bits_f64(_pow2(ts)) + (far64 << 59))       # 2^k (2^128)
 
 cdef inline real _exp_neg_lean(real a) noexcept nogil:
-    # _exp_neg(a, 0) where it needs no scaling: 0 <= a <= 69 (float32) / 690 (float64), the lean
+    # _exp_neg(a, 0) where it needs no scaling: |a| <= 69 (float32) / 690 (float64), the lean
     # range of the ops with lean forms (_scalar.pxd, lean_limit), or NaN. The same bits, without
     # the clamp and the scale's selects (their masks and blends were ~8 of float32 sigmoid's 38
     # vector instructions)
