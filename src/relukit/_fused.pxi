@@ -13,7 +13,7 @@ cdef enum:
     FUSED_BLOCK = 1024   # elements per block: x + b, g and dx buffers stay in L1 (12 KiB float32)
 
 cdef struct BiasJob:
-    kernel_fn kernel          # the op's kernel in the compute type (float32 also for float16)
+    kernel_fn kernel          # the op's kernel in the compute type (float32 for float16)
     Storage storage
     const char* x             # the pre-bias input; or the forward's output when bias is NULL
     const char* g             # backward: the gradient with respect to the output; forward: NULL
@@ -176,14 +176,15 @@ def bias_act(str ufunc_name, cnp.ndarray x, object g, object bias, tuple params,
     prelu_scratch_size) also writes the bias gradient into `dbias` (float64). The caller checks."""
     cdef BiasJob job
     cdef Storage storage = storage_of(x)
-    cdef const LoopSpec* spec = &specs[UFUNC_INDEX[ufunc_name]][2 if storage == STORE_DOUBLE else 1]
+    cdef const LoopSpec* spec = &specs[UFUNC_INDEX[ufunc_name]][<int>storage]
     cdef npy_intp n = cnp.PyArray_SIZE(x), k, nitems
     cdef int j, nt
     cdef rk_fpstate fpstate, worker
     cdef double* db = NULL if dbias is None else <double*>cnp.PyArray_DATA(<cnp.ndarray>dbias)
     if len(params) != spec.nin - spec.ndata or len(params) >= MAX_ARGS - 2:
         raise ValueError(f"{ufunc_name} takes {spec.nin - spec.ndata} parameters, got {len(params)}")
-    job.kernel = spec.scalar_params if params else spec.contiguous
+    # the kernels run_blocked gives the dtype: float16's are float32's or its own (Ufunc.half)
+    job.kernel = spec.blocked_scalar_params if params else spec.blocked
     job.storage, job.nparams = storage, len(params)
     for j in range(job.nparams):
         job.params_f[j], job.params_d[j] = params[j], params[j]
