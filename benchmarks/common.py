@@ -11,7 +11,7 @@ import numpy as np
 from relukit import _dispatch
 
 SIZES = [int(float(n)) for n in os.environ.get("RELUKIT_ASV_SIZES", "1e3,1e5,1e7").split(",")]
-DTYPES = ["float32", "float64"]
+DTYPES = ["float16", "float32", "float64"]
 IMPLS = ["relukit", "numpy", "torch", "numexpr"]
 # allocating: a new output; out: a given output; inplace: into x (forward) or g (backward);
 # strided: every other element of a twice-as-long array, into a new output

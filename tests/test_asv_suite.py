@@ -66,7 +66,7 @@ def test_every_backward_from_output_is_timed(monkeypatch):
     assert ops <= set(activations.FROM_OUTPUT)
     bench = activations.BackwardFromOutput()
     for op in activations.FROM_OUTPUT:
-        for dtype in ("float32", "float64"):
+        for dtype in activations.DTYPES:
             bench.setup(op, dtype, 100)
             bench.time_backward_from_output(op, dtype, 100)   # raises if the parameters are refused
 
