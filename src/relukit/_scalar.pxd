@@ -2024,12 +2024,13 @@ cdef inline float gelu_mills_half(float a, float *e) noexcept nogil:
     return t * q
 
 cdef inline bint gelu_erf_forward_half_rare(float x) noexcept nogil:
-    return False
+    return False                                            # (none: a is clamped)
 
 cdef inline float gelu_erf_forward_half_lean(float x) noexcept nogil:
     cdef float e, a = _abs(x)
     a = <float>8 if a > <float>8 else a
-    cdef float p = e * gelu_mills_half(a, &e)                # Phi(-a) <= 1/2
+    cdef float m = gelu_mills_half(a, &e)
+    cdef float p = e * m                                    # Phi(-a) <= 1/2
     cdef float y = x * p if x < 0 else x * (<float>1 - p)  # (x - x p would make inf - inf)
     return keep_nan(x, <float>0 if x == -INFINITY else y)
 
@@ -2041,7 +2042,8 @@ cdef inline float gelu_erf_backward_half_lean(float g, float x) noexcept nogil:
     # x = t0 = -0.7517915...: there, for |h| < 1/8, d = h e P(h) (gelu_erf_backward_f32_wide's
     # series, to h^3: 2^-18.8); outside, M - a k cancels by 4.4x at most
     cdef float e, a = _abs(x)
-    cdef float b = e * (gelu_mills_half(a, &e) - a * <float>0.3989422804014327)
+    cdef float m = gelu_mills_half(a, &e)
+    cdef float b = e * (m - a * <float>0.3989422804014327)
     cdef float d = b if x < 0 else <float>1 - b
     cdef float h = (x + <float>0.7517915368080139) - <float>1.211444988769017e-08
     cdef float p = _fma(h, _fma(h, _fma(h, <float>0.014322152, <float>0.036581587), <float>0.08475636),
