@@ -1594,9 +1594,10 @@ cdef inline real silu_backward_beta1(real g, real x, real beta) noexcept nogil:
 # 0.1466488 h) is within 2^-15.5 for |h| < 2^-6 (h = t - t0, exact from the float32 split of t0).
 # Outside it the sum cancels by 2^6 at most, from terms within 2^-22 of their values. e = e^-t, not
 # e^-|t|: for |t| <= 69 it is a normal float either way, and s = 1 / (1 + e), 1 - s = e s need no
-# selects.
+# selects. g needs no check: a float16 g times d cannot overflow, and an infinite g meets a d that
+# is not 0 (1.04x faster without the check).
 cdef inline bint silu_backward_half_rare(float g, float x, float beta) noexcept nogil:
-    return (not (_abs(x * beta) <= lean_limit(x))) | lean_g_rare(g)   # NaN too
+    return not (_abs(x * beta) <= lean_limit(x))   # NaN too
 
 cdef inline float silu_backward_half_lean(float g, float x, float beta) noexcept nogil:
     cdef float t = x * beta
