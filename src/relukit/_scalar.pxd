@@ -2036,7 +2036,7 @@ cdef inline float gelu_erf_forward_half_lean(float x) noexcept nogil:
     return keep_nan(x, <float>0 if x == -INFINITY else y)
 
 cdef inline bint gelu_erf_backward_half_rare(float g, float x) noexcept nogil:
-    return (_abs(x) > <float>8) | lean_g_rare(g)
+    return _abs(x) > <float>8           # (no check of g: as silu's)
 
 cdef inline float gelu_erf_backward_half_lean(float g, float x) noexcept nogil:
     # Phi(-a) - a phi(a) = e (M - a / sqrt(2 pi)), which cancels only next to the zero at
@@ -2180,7 +2180,7 @@ cdef inline real gelu_tanh_backward(real g, real x) noexcept nogil:
 # window's series to h^3 is within 2^-20 for |h| < 1/16; outside it the sum cancels by 8x at most.
 # Past |x| = 9 (2u = 66, the lean exponential's range) the float32 form.
 cdef inline bint gelu_tanh_backward_half_rare(float g, float x) noexcept nogil:
-    return (not (_abs(x) <= <float>9)) | lean_g_rare(g)        # NaN too
+    return not (_abs(x) <= <float>9)    # NaN too (no check of g: as silu's)
 
 cdef inline float gelu_tanh_backward_half_lean(float g, float x) noexcept nogil:
     cdef float z = x * x
