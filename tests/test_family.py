@@ -587,8 +587,9 @@ def test_float16_contiguous_and_buffered_paths_agree(op, kind):
 def test_float16_own_forms_on_every_input(name, beta):
     """float16's own float32 forms (_ops.py, `half_lanes`), shorter than float32's: SPEC asks
     float16 for 1 step from the float32 path rounded, over every float16 x and gradients of every
-    magnitude. Nearly every result is that rounding itself: a form a tenth of a float16 step off
-    would differ in thousands of places, not a few next to the midpoints."""
+    magnitude (an infinite one too: the forms do not check g). Nearly every result is that rounding
+    itself: a form a tenth of a float16 step off would differ in thousands of places, not a few
+    next to the midpoints."""
     ufunc = relukit._ufuncs[name]
     x = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(F16)
     rng = np.random.default_rng(16)
@@ -597,7 +598,7 @@ def test_float16_own_forms_on_every_input(name, beta):
         params = [rng.uniform(0.1, 4, x.size).astype(F16)]
     elif beta is not None:
         params = [np.asarray(beta, F16)]
-    grads = [np.full(x.size, g, F16) for g in (1.0, -3.0, 65504.0, 6e-8, 1e-3)]
+    grads = [np.full(x.size, g, F16) for g in (1.0, -3.0, 65504.0, 6e-8, 1e-3, -np.inf)]
     grads.append((rng.standard_normal(x.size) * 4).astype(F16))
     for g in grads if "backward" in name else grads[:1]:
         data = [g, x] if "backward" in name else [x]

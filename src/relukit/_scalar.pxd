@@ -60,7 +60,7 @@ cdef inline real relu_forward(real x) noexcept nogil:
 cdef inline real relu_backward(real g, real x) noexcept nogil:
     return keep_nan(x, g if x > 0 else 0)
 
-# float16 on its bits (Ufunc.half_bits): x <= 0 is a set sign bit, or +0.0, in a number that is not
+# float16 on its bits (Ufunc.half, "bits"): x <= 0 is a set sign bit, or +0.0, in a number that is not
 # NaN. The same bits as converting to float32 and back, without the conversions, which took float16
 # relu in place to 1.74x float32's time (1e5, 1 thread).
 cdef inline bint half_is_nan(uint16_t h) noexcept nogil:
