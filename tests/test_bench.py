@@ -1,11 +1,14 @@
 """`python -m relukit bench` runs end to end, and its JSON and plot hold what the table says."""
 
+import collections
 import datetime
 import importlib.util
+import itertools
 import json
 import platform
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -59,6 +62,36 @@ def test_summary_names_each_case_behind_and_its_fastest_peer():
     assert len(lines) == 3
     assert summary(rows[:1]) == "ahead of the fastest peer in 1 of 1 cases"
     assert summary(rows[3:]) == "no peer timed"
+
+
+def test_samples_vary_their_predecessor_and_slow_calls_settle_first():
+    from relukit._bench import _time
+    log = []
+
+    def candidate(name, seconds):
+        def call():
+            log.append(name)
+            end = time.perf_counter() + seconds
+            while time.perf_counter() < end:
+                pass
+        return call
+
+    # "slow" calls take longer than settle_from: each of its samples comes after as many calls
+    # of its own; "fast" ones are timed as they come
+    candidates = {"slow": candidate("slow", 2e-4), "fast": candidate("fast", 0),
+                  "other": candidate("other", 0)}
+    times = _time(candidates, repeats=12, min_sample=1e-3, settle_from=1e-4)
+    assert set(times) == set(candidates) and times["slow"] >= 2e-4
+    # runs of calls to one candidate; the first three are the calibrations, and a run can span
+    # two rounds when one ends with the candidate that starts the next
+    runs = [(name, sum(1 for _ in group)) for name, group in itertools.groupby(log)][3:]
+    slow = [length for name, length in runs if name == "slow"]
+    assert min(slow) % 2 == 0 and all(length % min(slow) == 0 for length in slow)
+    # a fixed order (even rotated) would give each candidate the same predecessor most times
+    for name in candidates:
+        before = collections.Counter(runs[i - 1][0] for i in range(1, len(runs))
+                                     if runs[i][0] == name)
+        assert len(before) == 2 and max(before.values()) <= 2 * min(before.values()), before
 
 
 def test_every_op_dtype_and_installed_peer_runs(tmp_path):

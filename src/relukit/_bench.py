@@ -11,6 +11,7 @@ import contextlib
 import datetime
 import json
 import platform
+import random
 import statistics
 import time
 
@@ -104,8 +105,13 @@ def _cases(ops, n, dtype, modules, layouts):
     return cases, _peers.copier(x, relukit.get_num_threads())
 
 
-def _time(candidates, repeats, min_sample=2e-3):
-    """Median seconds per call of each candidate, sampled in turn (the order rotating)."""
+def _time(candidates, repeats, min_sample=2e-3, settle_from=3e-5):
+    """Median seconds per call of each candidate, sampled in turn (the order rotating).
+
+    A candidate whose calls take settle_from seconds or more (large enough for threads) first
+    runs untimed for as long as a sample: a sample right after another library's would otherwise
+    find that library's idle workers still spinning on the second core and its own asleep (relu
+    in place, 1e7 float32, 2 threads: relukit 1.29x and PyTorch 1.18x their time back to back)."""
     loops = {}
     for name, fn in list(candidates.items()):
         try:
@@ -126,12 +132,18 @@ def _time(candidates, repeats, min_sample=2e-3):
             calls *= 2 if t == 0 else max(2, int(min_sample / t) + 1)
         loops[name] = calls
     samples = {name: [] for name in candidates}
-    names = list(candidates)
-    for r in range(repeats):
-        # each candidate follows every other in turn: at 1e7 elements one finds part of the data
-        # the previous one touched in the last-level cache (the in-place cases share an array)
-        for name in names[r % len(names):] + names[:r % len(names)]:
+    order, shuffle = list(candidates), random.Random(0).shuffle
+    for _ in range(repeats):
+        # in an order drawn afresh each round, so that no candidate always follows the same one:
+        # at 1e7 elements each finds the caches and the memory bus as the one before left them
+        # (relu in place after the 40 MB copy: 1.1-1.3x its time after PyTorch's relu). A fixed
+        # order rotated keeps every candidate's predecessor.
+        shuffle(order)
+        for name in order:
             fn, calls = candidates[name], loops[name]
+            if calls * settle_from <= min_sample:
+                for _ in range(calls):
+                    fn()
             t0 = time.perf_counter()
             for _ in range(calls):
                 fn()
