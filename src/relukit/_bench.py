@@ -108,10 +108,11 @@ def _cases(ops, n, dtype, modules, layouts):
 def _time(candidates, repeats, min_sample=2e-3, settle_from=3e-5):
     """Median seconds per call of each candidate, sampled in turn (the order rotating).
 
-    A candidate whose calls take settle_from seconds or more (large enough for threads) first
-    runs untimed for as long as a sample: a sample right after another library's would otherwise
-    find that library's idle workers still spinning on the second core and its own asleep (relu
-    in place, 1e7 float32, 2 threads: relukit 1.29x and PyTorch 1.18x their time back to back)."""
+    A candidate whose calls take from settle_from seconds to half a sample (large enough for
+    threads, short enough to be slowed by much) first runs untimed for as long as a sample: a
+    sample right after another library's would otherwise find that library's idle workers still
+    spinning on the second core and its own asleep (relu in place, 1e7 float32, 2 threads:
+    relukit 1.29x and PyTorch 1.18x their time back to back)."""
     loops = {}
     for name, fn in list(candidates.items()):
         try:
@@ -141,7 +142,7 @@ def _time(candidates, repeats, min_sample=2e-3, settle_from=3e-5):
         shuffle(order)
         for name in order:
             fn, calls = candidates[name], loops[name]
-            if calls * settle_from <= min_sample:
+            if 1 < calls <= min_sample / settle_from:
                 for _ in range(calls):
                     fn()
             t0 = time.perf_counter()

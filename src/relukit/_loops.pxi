@@ -27,6 +27,8 @@ cdef extern from "_rk.h" nogil:
     int rk_populate(char* p, size_t n)
     ctypedef void (*rk_piece_fn)(void* job, npy_intp start, npy_intp stop) noexcept nogil
     void rk_prefetch_line(const char* p)
+    void rk_stream(char* dst, const char* src, size_t n)
+    void rk_stream_fence()
     int rk_lowest_bit(unsigned long long w)
     void rk_run_populating(rk_piece_fn piece, void* job, npy_intp n, int nt, char* out,
                            npy_intp itemsize, npy_intp segment)
@@ -50,6 +52,8 @@ cdef enum:
     ALIGN_FROM = 1 << 16   # output bytes from which the bulk of a call starts on a cache line
     PAGE = 4096            # bytes: the unit of run_paged
     PREFETCH_FROM = 1 << 24  # bytes of the first input from which a compute-bound call runs paged
+    STREAM_FROM = 1 << 25  # output bytes from which a memory-bound op streams its result out
+    STREAM_BLOCK = 1024    # bytes of output per kernel call of run_streamed (4096: 1.1x slower)
     LEAN_BLOCK = 128       # elements per block of a kernel with a lean form (_ops.py, `lean`): the
                            # check for rare elements reads the block into L1 for the pass after.
                            # With 1024, when a rare element meant both forms over the whole block,
@@ -245,7 +249,32 @@ cdef void run_paged(const LoopSpec* spec, Path path, char** piece, const npy_int
             piece[k] += m * steps[k]
         done += m
 
-cdef inline void run_piece(const LoopSpec* spec, Path path, bint paged, char** args,
+cdef npy_intp stream_from = STREAM_FROM       # (the tests lower it to take every call that way)
+
+cdef void run_streamed(const LoopSpec* spec, Path path, char** piece, const npy_intp* steps,
+                       npy_intp n) noexcept nogil:
+    """Run a contiguous kernel STREAM_BLOCK bytes of output at a time into a buffer in L1, which
+    non-temporal stores then copy out: a large output is written without each of its lines first
+    being read from memory (1e7 float64 relu out=, 2 threads: 1.3x; docs/performance.md)."""
+    cdef double space[128 + 8]                # STREAM_BLOCK bytes on a cache line
+    cdef char* buffer = <char*>((<size_t>space + 63) & ~(<size_t>63))
+    cdef char* out = piece[spec.nin]
+    cdef npy_intp block = STREAM_BLOCK // steps[spec.nin], m, done = 0
+    cdef int k
+    piece[spec.nin] = buffer
+    while done < n:
+        m = block if done + block <= n else n - done
+        if path == CONTIGUOUS:
+            spec.contiguous(piece, m)
+        else:
+            spec.scalar_params(piece, m)
+        rk_stream(out + done * steps[spec.nin], buffer, m * steps[spec.nin])
+        for k in range(spec.nin):
+            piece[k] += m * steps[k]
+        done += m
+    rk_stream_fence()
+
+cdef inline void run_piece(const LoopSpec* spec, Path path, bint paged, bint stream, char** args,
                            const npy_intp* steps, npy_intp start, npy_intp n) noexcept nogil:
     cdef char* piece[MAX_ARGS]
     cdef int k
@@ -253,8 +282,9 @@ cdef inline void run_piece(const LoopSpec* spec, Path path, bint paged, char** a
         piece[k] = args[k] + start * steps[k]
     if paged:
         run_paged(spec, path, piece, steps, n)
-        return
-    if path == CONTIGUOUS:
+    elif stream:
+        run_streamed(spec, path, piece, steps, n)
+    elif path == CONTIGUOUS:
         spec.contiguous(piece, n)
     elif path == SCALAR_PARAMS:
         spec.scalar_params(piece, n)
@@ -287,10 +317,11 @@ cdef struct UfuncJob:
     char** args
     const npy_intp* steps
     bint paged
+    bint stream
 
 cdef void ufunc_piece(void* job, npy_intp start, npy_intp stop) noexcept nogil:
     cdef UfuncJob* j = <UfuncJob*>job
-    run_piece(j.spec, j.path, j.paged, j.args, j.steps, start, stop - start)
+    run_piece(j.spec, j.path, j.paged, j.stream, j.args, j.steps, start, stop - start)
 
 cdef inline bint output_overlaps_input(const LoopSpec* spec, char** args, const npy_intp* steps,
                                        npy_intp n) noexcept nogil:
@@ -317,6 +348,13 @@ cdef inline bint output_overlaps_input(const LoopSpec* spec, char** args, const 
             return True
     return False
 
+cdef inline bint output_is_an_input(const LoopSpec* spec, char** args) noexcept nogil:
+    cdef int k
+    for k in range(spec.nin):
+        if args[k] == args[spec.nin]:
+            return True
+    return False
+
 # ---- the ufunc loop -----------------------------------------------------------------------------
 cdef void ufunc_loop(char** args, const npy_intp* dims, const npy_intp* steps,
                      void* data) noexcept nogil:
@@ -332,6 +370,7 @@ cdef void ufunc_loop(char** args, const npy_intp* dims, const npy_intp* steps,
     job.spec, job.args, job.steps = spec, args, steps
     job.path = choose_path(spec, steps)
     job.paged = job.path != BLOCKED and spec.work != WORK_MEMORY and n * steps[0] >= PREFETCH_FROM
+    job.stream = False
     if (job.path != BLOCKED and n * out_step >= ALIGN_FROM
             and (<size_t>args[spec.nin]) % out_step == 0):
         # the elements before the output's first 64-byte boundary go first, so that the vector
@@ -350,8 +389,14 @@ cdef void ufunc_loop(char** args, const npy_intp* dims, const npy_intp* steps,
     # float16 relu out= gained 1.6x from 2 threads at 1e5 elements, 1.36x at 5e4)
     cdef int nt = threads_for(n, 4 * (spec.nin + 1) if spec.storage == STORE_HALF
                               else itemsize(spec.storage) * (spec.nin + 1), spec.work)
-    if nt > 1 and output_overlaps_input(spec, args, steps, n):
+    cdef bint overlaps = output_overlaps_input(spec, args, steps, n)
+    if nt > 1 and overlaps:
         nt = 1
+    # not in place (the output's lines are in cache already when they are written), nor into
+    # fresh memory, whose lines the zeroing left in cache (1e7 float32 relu allocating: 0.9x)
+    job.stream = (job.path != BLOCKED and spec.work == WORK_MEMORY and n * out_step >= stream_from
+                  and not overlaps and not output_is_an_input(spec, args)
+                  and not rk_page_untouched(args[spec.nin] + n * out_step // 2))
     if not run_fresh(ufunc_piece, &job, n, nt, args[spec.nin], out_step):
         run_chunked(ufunc_piece, &job, n, nt)
 
@@ -406,6 +451,13 @@ def get_thresholds():
 
 def set_threshold(str work, npy_intp n):
     thresholds[WORK_CLASS_NAMES.index(work)] = n
+
+def get_stream_from():
+    return stream_from
+
+def set_stream_from(npy_intp nbytes):
+    global stream_from
+    stream_from = nbytes
 
 def openmp_version():
     return rk_openmp_version

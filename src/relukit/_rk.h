@@ -102,6 +102,44 @@ static inline int rk_page_untouched(const char *p) { (void)p; return 0; }
 static inline int rk_populate(char *p, size_t n) { (void)p; (void)n; return -1; }
 #endif
 
+/* ---- streaming stores ------------------------------------------------------------------------
+ * Copy [src, src + n), a block a kernel wrote to a buffer in L1, to dst with non-temporal stores,
+ * which write whole output lines without reading them first (an ordinary store reads each line
+ * of a large output from memory before it overwrites it). The unaligned head and tail are
+ * ordinary copies. rk_stream_fence orders the streamed stores before anything that follows. */
+static inline void rk_stream(char *dst, const char *src, size_t n) {
+#if defined(__SSE2__) || defined(_M_X64)
+#if defined(__AVX512F__)
+    enum { W = 64 };
+#elif defined(__AVX__)
+    enum { W = 32 };
+#else
+    enum { W = 16 };
+#endif
+    size_t head = (W - ((uintptr_t)dst & (W - 1))) & (W - 1);
+    if (head > n)
+        head = n;
+    memcpy(dst, src, head);
+    dst += head, src += head, n -= head;
+    for (; n >= W; dst += W, src += W, n -= W) {
+#if defined(__AVX512F__)
+        _mm512_stream_si512((void *)dst, _mm512_loadu_si512((const void *)src));
+#elif defined(__AVX__)
+        _mm256_stream_si256((__m256i *)dst, _mm256_loadu_si256((const __m256i *)src));
+#else
+        _mm_stream_si128((__m128i *)dst, _mm_loadu_si128((const __m128i *)src));
+#endif
+    }
+#endif
+    memcpy(dst, src, n);
+}
+
+static inline void rk_stream_fence(void) {
+#if defined(__SSE2__) || defined(_M_X64)
+    _mm_sfence();
+#endif
+}
+
 /* Start fetching the cache line at p (and the page walk for it) into L1; never faults. */
 #if defined(__GNUC__) || defined(__clang__)
 static inline void rk_prefetch_line(const char *p) { __builtin_prefetch(p, 0, 3); }
