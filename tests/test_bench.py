@@ -76,11 +76,11 @@ def test_samples_vary_their_predecessor_and_slow_calls_settle_first():
                 pass
         return call
 
-    # "slow" calls take longer than settle_from: each of its samples comes after as many calls
-    # of its own; "fast" ones are timed as they come
+    # "slow" calls take long enough to settle: each of its samples comes after as many calls of
+    # its own; "fast" ones are timed as they come
     candidates = {"slow": candidate("slow", 2e-4), "fast": candidate("fast", 0),
                   "other": candidate("other", 0)}
-    times = _time(candidates, repeats=12, min_sample=1e-3, settle_from=1e-4)
+    times = _time(candidates, repeats=12, min_sample=1e-3, settle=(1e-4, 1e-2))
     assert set(times) == set(candidates) and times["slow"] >= 2e-4
     # runs of calls to one candidate; the first three are the calibrations, and a run can span
     # two rounds when one ends with the candidate that starts the next

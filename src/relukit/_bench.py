@@ -105,14 +105,15 @@ def _cases(ops, n, dtype, modules, layouts):
     return cases, _peers.copier(x, relukit.get_num_threads())
 
 
-def _time(candidates, repeats, min_sample=2e-3, settle_from=3e-5):
-    """Median seconds per call of each candidate, sampled in turn (the order rotating).
+def _time(candidates, repeats, min_sample=2e-3, settle=(3e-5, 1e-2)):
+    """Median seconds per call of each candidate, sampled in turn (in a shuffled order).
 
-    A candidate whose calls take from settle_from seconds to half a sample (large enough for
-    threads, short enough to be slowed by much) first runs untimed for as long as a sample: a
-    sample right after another library's would otherwise find that library's idle workers still
-    spinning on the second core and its own asleep (relu in place, 1e7 float32, 2 threads:
-    relukit 1.29x and PyTorch 1.18x their time back to back)."""
+    A candidate whose calls take settle[0] to settle[1] seconds (large enough for threads, short
+    enough to be slowed by much) first runs untimed for as long as a sample. A sample right after
+    another library's would otherwise find that library's idle workers still spinning on the
+    second core and its own asleep (relu in place, 1e7 float32, 2 threads: relukit 1.29x and
+    PyTorch 1.18x their time back to back), or, after a long single-threaded call, its second
+    core gone cold (float16 elu_backward, 1e7: 1.4x after NumPy's 480 ms)."""
     loops = {}
     for name, fn in list(candidates.items()):
         try:
@@ -131,7 +132,7 @@ def _time(candidates, repeats, min_sample=2e-3, settle_from=3e-5):
             if t >= min_sample or calls >= 1 << 20:
                 break
             calls *= 2 if t == 0 else max(2, int(min_sample / t) + 1)
-        loops[name] = calls
+        loops[name] = calls, settle[0] <= t / calls <= settle[1]
     samples = {name: [] for name in candidates}
     order, shuffle = list(candidates), random.Random(0).shuffle
     for _ in range(repeats):
@@ -141,8 +142,8 @@ def _time(candidates, repeats, min_sample=2e-3, settle_from=3e-5):
         # order rotated keeps every candidate's predecessor.
         shuffle(order)
         for name in order:
-            fn, calls = candidates[name], loops[name]
-            if 1 < calls <= min_sample / settle_from:
+            fn, (calls, settles) = candidates[name], loops[name]
+            if settles:
                 for _ in range(calls):
                     fn()
             t0 = time.perf_counter()
