@@ -233,6 +233,7 @@ cdef void run_paged(const LoopSpec* spec, Path path, char** piece, const npy_int
     a few cache lines ahead, and the hardware prefetchers stop at page boundaries. One prefetch
     per page and stream starts the walk and the stream a page early (1e7 float32 out=, 2 threads:
     gelu 10.2 -> 4.6 ms, elu 8.3 -> 3.8, sigmoid 3.1 -> 2.7; docs/performance.md)."""
+    cdef kernel_fn kernel = spec.contiguous if path == CONTIGUOUS else spec.scalar_params
     cdef npy_intp page = PAGE // steps[spec.nin], m, done = 0
     cdef int k
     while done < n:
@@ -241,10 +242,7 @@ cdef void run_paged(const LoopSpec* spec, Path path, char** piece, const npy_int
             for k in range(spec.nin):
                 if steps[k] != 0:
                     rk_prefetch_line(piece[k] + page * steps[k])
-        if path == CONTIGUOUS:
-            spec.contiguous(piece, m)
-        else:
-            spec.scalar_params(piece, m)
+        kernel(piece, m)
         for k in range(spec.nin + 1):
             piece[k] += m * steps[k]
         done += m
@@ -256,6 +254,7 @@ cdef void run_streamed(const LoopSpec* spec, Path path, char** piece, const npy_
     """Run a contiguous kernel STREAM_BLOCK bytes of output at a time into a buffer in L1, which
     non-temporal stores then copy out: a large output is written without each of its lines first
     being read from memory (1e7 float64 relu out=, 2 threads: 1.3x; docs/performance.md)."""
+    cdef kernel_fn kernel = spec.contiguous if path == CONTIGUOUS else spec.scalar_params
     cdef double space[128 + 8]                # STREAM_BLOCK bytes on a cache line
     cdef char* buffer = <char*>((<size_t>space + 63) & ~(<size_t>63))
     cdef char* out = piece[spec.nin]
@@ -264,10 +263,7 @@ cdef void run_streamed(const LoopSpec* spec, Path path, char** piece, const npy_
     piece[spec.nin] = buffer
     while done < n:
         m = block if done + block <= n else n - done
-        if path == CONTIGUOUS:
-            spec.contiguous(piece, m)
-        else:
-            spec.scalar_params(piece, m)
+        kernel(piece, m)
         rk_stream(out + done * steps[spec.nin], buffer, m * steps[spec.nin])
         for k in range(spec.nin):
             piece[k] += m * steps[k]
